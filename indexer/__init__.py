@@ -1,0 +1,1 @@
+"""Turn policy report text into a searchable index directory."""

@@ -1,0 +1,234 @@
+"""Build an index directory (measures, passages, BM25, FAISS, manifest) and swap it in atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer.embed import Encoder
+from indexer.parse import parse_report_file
+from indexer.passages import split_passages
+from indexer.records import Measure, Passage
+from indexer.tokenize import Tokenizer
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+MEASURES_FILE = "measures.json"
+PASSAGES_FILE = "passages.json"
+DENSE_PASSAGES = "dense_passages.faiss"
+DENSE_MEASURES = "dense_measures.faiss"
+SECOND_PASSAGES = "second_passages.faiss"
+SECOND_MEASURES = "second_measures.faiss"
+BM25_DIR = "bm25"
+
+Progress = Callable[[str, int, int], None]
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def measure_text(measure: Measure) -> str:
+    """The whole measure as one text, for measure-level similarity."""
+    return "\n".join(part for part in (measure.target, measure.explanation, measure.notes) if part)
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    return None
+
+
+def _encode_in_batches(
+    encode: Callable[[list[str]], np.ndarray],
+    texts: Sequence[str],
+    stage: str,
+    progress: Progress,
+    batch_size: int = 16,
+) -> np.ndarray:
+    parts = []
+    for start in range(0, len(texts), batch_size):
+        parts.append(encode(list(texts[start : start + batch_size])))
+        progress(stage, min(start + batch_size, len(texts)), len(texts))
+    return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
+
+
+def _write_faiss(path: Path, vectors: np.ndarray) -> None:
+    import faiss
+
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    faiss.write_index(index, str(path))
+
+
+def _encoder_manifest(encoder: Encoder | None) -> dict[str, Any] | None:
+    if encoder is None:
+        return None
+    return {"name": encoder.name, "fingerprint": encoder.fingerprint, "dimension": encoder.dimension}
+
+
+def expected_identity(
+    corpus: Path, encoder: Encoder, second: Encoder | None
+) -> dict[str, Any]:
+    """What a manifest must say for an index to be current for this corpus and these models."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "corpus_sha256": sha256_file(corpus),
+        "dense_model": _encoder_manifest(encoder),
+        "second_model": _encoder_manifest(second),
+    }
+
+
+def read_manifest(index_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def is_current(index_dir: Path, identity: dict[str, Any]) -> bool:
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        return False
+    return all(manifest.get(key) == value for key, value in identity.items())
+
+
+def build_index(
+    corpus: Path,
+    index_dir: Path,
+    encoder: Encoder,
+    second: Encoder | None = None,
+    tokenizer: Tokenizer | None = None,
+    progress: Progress = _no_progress,
+) -> dict[str, Any]:
+    """Parse ``corpus`` and build a complete index, then point ``index_dir`` at it atomically.
+
+    ``index_dir`` is a symlink to a sibling build directory; the new build is written in a
+    fresh directory and the link is replaced with one rename, so a failed or killed build
+    leaves the previous index untouched. Returns the manifest.
+    """
+    started = time.perf_counter()
+    measures = parse_report_file(corpus)
+    passages = split_passages(measures)
+    tokenizer = tokenizer or Tokenizer()
+    index_dir = Path(index_dir)
+    parent = index_dir.absolute().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    build_dir = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}-build-", dir=parent))
+    try:
+        _write_build(build_dir, corpus, measures, passages, encoder, second, tokenizer, progress)
+        manifest = _write_manifest(
+            build_dir, corpus, measures, passages, encoder, second, time.perf_counter() - started
+        )
+        final_dir = parent / f"{index_dir.name}-{manifest['build_id']}"
+        os.replace(build_dir, final_dir)
+    except BaseException:
+        shutil.rmtree(build_dir, ignore_errors=True)
+        raise
+    _swap_link(index_dir, final_dir)
+    logger.info("built index %s: %d measures, %d passages", final_dir, len(measures), len(passages))
+    return manifest
+
+
+def _write_build(
+    build_dir: Path,
+    corpus: Path,
+    measures: list[Measure],
+    passages: list[Passage],
+    encoder: Encoder,
+    second: Encoder | None,
+    tokenizer: Tokenizer,
+    progress: Progress,
+) -> None:
+    import bm25s
+
+    (build_dir / MEASURES_FILE).write_text(
+        json.dumps([asdict(m) for m in measures], ensure_ascii=False, indent=1), encoding="utf-8"
+    )
+    (build_dir / PASSAGES_FILE).write_text(
+        json.dumps([asdict(p) for p in passages], ensure_ascii=False, indent=1), encoding="utf-8"
+    )
+    passage_texts = [p.text for p in passages]
+    whole_texts = [measure_text(m) for m in measures]
+
+    vectors = _encode_in_batches(encoder.encode_passages, passage_texts, "embed passages", progress)
+    _write_faiss(build_dir / DENSE_PASSAGES, vectors)
+    vectors = _encode_in_batches(encoder.encode_passages, whole_texts, "embed measures", progress)
+    _write_faiss(build_dir / DENSE_MEASURES, vectors)
+    if second is not None:
+        vectors = _encode_in_batches(
+            second.encode_passages, passage_texts, "embed passages (2nd model)", progress
+        )
+        _write_faiss(build_dir / SECOND_PASSAGES, vectors)
+        vectors = _encode_in_batches(
+            second.encode_passages, whole_texts, "embed measures (2nd model)", progress
+        )
+        _write_faiss(build_dir / SECOND_MEASURES, vectors)
+
+    corpus_tokens = [tokenizer.tokenize(text) or ["\u3000"] for text in passage_texts]
+    progress("tokenize", len(passages), len(passages))
+    retriever = bm25s.BM25()
+    retriever.index(corpus_tokens, show_progress=False)
+    retriever.save(str(build_dir / BM25_DIR))
+
+
+def _write_manifest(
+    build_dir: Path,
+    corpus: Path,
+    measures: list[Measure],
+    passages: list[Passage],
+    encoder: Encoder,
+    second: Encoder | None,
+    seconds: float,
+) -> dict[str, Any]:
+    files = {
+        str(path.relative_to(build_dir)): sha256_file(path)
+        for path in sorted(build_dir.rglob("*"))
+        if path.is_file()
+    }
+    now = datetime.now(UTC)
+    manifest = {
+        **expected_identity(corpus, encoder, second),
+        "build_id": now.strftime("%Y%m%dT%H%M%S%fZ"),
+        "built_at": now.isoformat(timespec="seconds"),
+        "build_seconds": round(seconds, 3),
+        "corpus_file": corpus.name,
+        "counts": {"measures": len(measures), "passages": len(passages)},
+        "files": files,
+    }
+    path = build_dir / MANIFEST
+    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    return manifest
+
+
+def _swap_link(index_dir: Path, final_dir: Path) -> None:
+    """Point ``index_dir`` at ``final_dir`` with an atomic rename; remove the old build."""
+    previous = index_dir.resolve() if index_dir.is_symlink() else None
+    if index_dir.exists() and not index_dir.is_symlink():
+        # A plain directory from elsewhere: move it aside rather than delete user data.
+        aside = index_dir.with_name(f"{index_dir.name}-replaced-{final_dir.name.rsplit('-', 1)[-1]}")
+        os.replace(index_dir, aside)
+        logger.warning("moved existing directory %s to %s", index_dir, aside)
+    tmp_link = index_dir.with_name(f".{index_dir.name}.link-{os.getpid()}")
+    if tmp_link.is_symlink() or tmp_link.exists():
+        tmp_link.unlink()
+    os.symlink(final_dir.name, tmp_link)
+    os.replace(tmp_link, index_dir)
+    if previous is not None and previous != final_dir.resolve() and previous.exists():
+        shutil.rmtree(previous, ignore_errors=True)

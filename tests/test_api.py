@@ -1,0 +1,158 @@
+"""The HTTP API through a real `shisaku serve` process."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+STATUS_OF = {1: "実施中", 3: "検討中", 7: "実施済み", 11: "検討中", 20: "検討中", 29: "実施中"}
+
+
+def get(url: str, path: str, **params):  # type: ignore[no-untyped-def]
+    return httpx.get(url + path, params=params, timeout=30)
+
+
+def test_health_and_ready(server_url: str) -> None:
+    assert get(server_url, "/healthz").json() == {"status": "ok"}
+    assert get(server_url, "/readyz").json() == {"status": "ready"}
+
+
+def test_measures_lists_all_33_with_statuses(server_url: str) -> None:
+    measures = get(server_url, "/measures").json()["measures"]
+    assert [m["number"] for m in measures] == list(range(1, 34))
+    by_number = {m["number"]: m for m in measures}
+    for number, status in STATUS_OF.items():
+        assert by_number[number]["status"] == status
+    assert by_number[7]["status_en"] == "implemented"
+    assert "（注２）" in by_number[7]["notes"]
+    assert by_number[1]["target"].startswith("厳格な入国管理について")
+    assert set(by_number[1]) == {"number", "status", "status_en", "target", "explanation", "notes"}
+
+
+def test_measure_by_number_and_unknown_number(server_url: str) -> None:
+    assert get(server_url, "/measures/12").json()["number"] == 12
+    response = get(server_url, "/measures/99")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "query", ["特定技能2号の分野は?", "Which fields were added to Specified Skilled Worker (ii)?"]
+)
+def test_ssw_ii_question_returns_measure_7_with_footnote(server_url: str, query: str) -> None:
+    body = get(server_url, "/search", q=query).json()
+    first = body["results"][0]
+    assert first["number"] == 7
+    assert body["query"] == query and body["took_ms"] >= 0
+    notes = [p for p in first["passages"] if p["field"] == "note"]
+    assert notes, "the footnote listing the 11 fields should be among the matching passages"
+    assert any("ビルクリーニング分野" in p["text"] for p in notes)
+    for passage in first["passages"]:
+        field = {"target": "target", "explanation": "explanation", "note": "notes"}[passage["field"]]
+        assert first[field][passage["start"] : passage["end"]] == passage["text"]
+
+
+def test_results_are_one_per_measure_best_first(server_url: str) -> None:
+    results = get(server_url, "/search", q="難民", k=10).json()["results"]
+    numbers = [r["number"] for r in results]
+    assert len(numbers) == len(set(numbers)) == 10
+    scores = [r["score"] for r in results]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_post_search_matches_get(server_url: str) -> None:
+    posted = httpx.post(server_url + "/search", json={"q": "日系四世", "k": 3}, timeout=30).json()
+    got = get(server_url, "/search", q="日系四世", k=3).json()
+    assert [r["number"] for r in posted["results"]] == [r["number"] for r in got["results"]]
+    assert posted["results"][0]["number"] == 12
+
+
+def test_status_filter_is_repeatable(server_url: str) -> None:
+    response = httpx.get(
+        server_url + "/search", params=[("q", "外国人"), ("status", "検討中"), ("status", "実施中")],
+        timeout=30,
+    )
+    statuses = {r["status"] for r in response.json()["results"]}
+    assert statuses <= {"検討中", "実施中"} and statuses
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "expected"),
+    [
+        ("検討中の施策は?", "検討中", {3, 11, 20}),
+        ("Which measures are still under consideration?", "検討中", {3, 11, 20}),
+        ("List every measure that is in progress", "実施中", {1, 2, 4, 17, 21, 28, 29}),
+    ],
+)
+def test_status_only_query_returns_every_measure_with_that_status(
+    server_url: str, query: str, status: str, expected: set[int]
+) -> None:
+    results = get(server_url, "/search", q=query).json()["results"]
+    assert {r["number"] for r in results} == expected
+    assert all(r["status"] == status for r in results)
+
+
+def test_implemented_list_is_complete_even_beyond_k(server_url: str) -> None:
+    results = get(server_url, "/search", q="実施済みの施策をすべて教えて").json()["results"]
+    assert len(results) == 23
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"q": ""}, 422),
+        ({"q": "   "}, 422),
+        ({"q": "あ" * 1001}, 422),
+        ({"q": "難民", "k": 0}, 422),
+        ({"q": "難民", "k": 51}, 422),
+        ({"q": "難民", "k": "ten"}, 422),
+        ({"q": "難民", "status": "保留"}, 422),
+        ({}, 422),
+    ],
+)
+def test_bad_search_input_gets_json_4xx(server_url: str, params: dict, status: int) -> None:
+    response = get(server_url, "/search", **params)
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert error["code"] and error["message"]
+
+
+def test_malformed_json_body_gets_400(server_url: str) -> None:
+    response = httpx.post(
+        server_url + "/search", content='{"q": "難民",'.encode(), timeout=30,
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_json"
+
+
+@pytest.mark.parametrize(
+    "body", [{"q": " "}, {"q": "難民", "k": 100}, {"q": "難民", "status": ["done"]}, {"k": 3},
+             {"q": "難民", "extra": 1}, ["難民"]]
+)
+def test_bad_post_bodies_get_json_4xx(server_url: str, body: object) -> None:
+    response = httpx.post(server_url + "/search", json=body, timeout=30)
+    assert 400 <= response.status_code < 500
+    assert response.json()["error"]["message"]
+
+
+def test_unknown_route_is_json_404(server_url: str) -> None:
+    response = get(server_url, "/nope")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_info_reports_model_and_index(server_url: str) -> None:
+    info = get(server_url, "/info").json()
+    assert info["model"]["dimension"] == 384
+    assert info["model"]["name"]
+    assert info["index"]["counts"]["measures"] == 33
+    assert info["index"]["built_at"]
+    assert info["version"]
+
+
+def test_similar_measures_excludes_itself(server_url: str) -> None:
+    body = get(server_url, "/measures/28/similar", k=5).json()
+    numbers = [r["number"] for r in body["results"]]
+    assert len(numbers) == 5 and 28 not in numbers
+    assert 29 in numbers  # the two measures share most of their explanation
