@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Sequence
+
 from indexer.records import Field, Measure, Passage
 
 FIELDS: tuple[Field, ...] = ("target", "explanation", "note")
@@ -102,3 +106,31 @@ def _merge(units: list[tuple[int, int]], max_chars: int) -> list[tuple[int, int]
         else:
             merged.append((s, e))
     return merged
+
+
+_NOTE_MARKER = re.compile(r"\(注(\d+)\)")
+
+
+def footnote_links(passages: Sequence[Passage]) -> dict[int, tuple[int, ...]]:
+    """Map each passage that cites a footnote marker such as （注２） to the note passages of
+    that footnote in the same measure (a note runs from its marker to the next one)."""
+    notes: dict[tuple[int, str], list[int]] = {}
+    current: dict[int, str] = {}
+    for passage in passages:
+        if passage.field != "note":
+            continue
+        found = _NOTE_MARKER.match(unicodedata.normalize("NFKC", passage.text))
+        if found:
+            current[passage.measure] = found.group(1)
+        marker = current.get(passage.measure)
+        if marker is not None:
+            notes.setdefault((passage.measure, marker), []).append(passage.id)
+    links: dict[int, tuple[int, ...]] = {}
+    for passage in passages:
+        if passage.field == "note":
+            continue
+        cited = _NOTE_MARKER.findall(unicodedata.normalize("NFKC", passage.text))
+        targets = [pid for m in cited for pid in notes.get((passage.measure, m), [])]
+        if targets:
+            links[passage.id] = tuple(dict.fromkeys(targets))
+    return links

@@ -24,12 +24,20 @@ _STATUS_PATTERNS: dict[Status, re.Pattern[str]] = {
         re.IGNORECASE,
     ),
     "検討中": re.compile(
-        r"検討中|検討段階|検討している|未実施|"
+        r"検討中|検討段階|検討している|"
         r"\b(?:under consideration|under review|being considered|being studied|under study|"
         r"still considering|not yet implemented|not implemented yet|still being discussed)\b",
         re.IGNORECASE,
     ),
 }
+
+# "Not yet completed" means in progress or under consideration; read before the plain words.
+_NOT_DONE = re.compile(
+    r"未実施|未完了|完了していない|実施されていない|終わっていない|済んでいない|"
+    r"\b(?:not (?:yet )?(?:been )?(?:completed|implemented|done|finished)|"
+    r"(?:incomplete|unfinished|outstanding|pending))\b",
+    re.IGNORECASE,
+)
 
 _LIST_CUE = re.compile(
     r"どれ|どの|全部|すべて|全て|一覧|いくつ|何件|リスト|列挙|教えて|"
@@ -40,8 +48,9 @@ _LIST_CUE = re.compile(
 # Words that may surround a status word in a status-only question.
 _FILLER = re.compile(
     r"施策|措置|提言|項目|もの|取組み?|取り組み|状況|ステータス|の|は|が|を|な|に|で|も|"
-    r"ですか|ますか|か|？|\?|、|。|\s|"
-    r"\b(?:the|measures?|recommendations?|items?|policies|policy|are|is|were|was|still|"
+    r"ですか|ますか|か|まだ|現在|今|現時点で?|？|\?|、|。|,|\.|\s|"
+    r"\b(?:the|measures?|recommendations?|items?|policies|policy|are|is|were|was|still|yet|"
+    r"either|or|and|not|ie|eg|i|e|g|so far|"
     r"currently|now|of|status|with|that|have|has|been|a|in|me|please|what|which|list|all|"
     r"every|show|how|many|there)\b",
     re.IGNORECASE,
@@ -67,8 +76,11 @@ def read_intent(query: str) -> QueryIntent:
     language = detect_language(text)
     statuses: list[Status] = []
     rest = text
+    if _NOT_DONE.search(rest):
+        statuses += ["実施中", "検討中"]
+        rest = _NOT_DONE.sub(" ", rest)
     for status, pattern in _STATUS_PATTERNS.items():
-        if pattern.search(rest):
+        if status not in statuses and pattern.search(rest):
             statuses.append(status)
             rest = pattern.sub(" ", rest)
     if not statuses:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from indexer.embed import Encoder
+from indexer.passages import footnote_links
 from indexer.records import STATUSES, Measure, Passage
 from indexer.tokenize import Tokenizer
 from service.errors import InvalidRequest, NotFound, Overloaded
@@ -152,6 +153,7 @@ class SearchEngine:
         self._encoder_wait = encoder_wait_seconds
         self._vector_cache = _LRU(cache_size)
         self._numbers = {m.number: row for row, m in enumerate(index.measures)}
+        self._footnotes = footnote_links(index.passages)
 
     # ---- query encoding -------------------------------------------------------------
 
@@ -160,34 +162,44 @@ class SearchEngine:
             return self.glossary.expand(query)
         return query
 
-    def encode_queries(self, texts: Sequence[str]) -> list[QueryVectors]:
-        """Query vectors for ``texts`` (already expanded), cached by text."""
+    def encode_queries(
+        self, texts: Sequence[str], originals: Sequence[str] | None = None
+    ) -> list[QueryVectors]:
+        """Query vectors, cached: the dense model reads ``texts`` (glossary-expanded), the
+        second model reads ``originals`` (USE is strong on English as written; appended
+        Japanese terms blur it — measured on the development set)."""
+        originals = texts if originals is None else originals
+        keys = list(zip(texts, originals))
         found: dict[int, QueryVectors] = {}
         missing = []
-        for i, text in enumerate(texts):
-            cached = self._vector_cache.get(text)
+        for i, key in enumerate(keys):
+            cached = self._vector_cache.get(key)
             if cached is None:
                 missing.append(i)
             else:
                 found[i] = cached
         if missing:
-            batch = [texts[i] for i in missing]
             if not self._encoder_slots.acquire(timeout=self._encoder_wait):
                 raise Overloaded("the encoder is busy; try again in a moment")
             try:
-                dense = self.encoder.encode_queries(batch)
-                second = self.second.encode_queries(batch) if self.second else None
+                dense = self.encoder.encode_queries([texts[i] for i in missing])
+                second = (
+                    self.second.encode_queries([originals[i] for i in missing])
+                    if self.second
+                    else None
+                )
             finally:
                 self._encoder_slots.release()
             for j, i in enumerate(missing):
                 vectors = QueryVectors(
                     dense=np.ascontiguousarray(dense[j : j + 1], dtype=np.float32),
-                    second=None if second is None
+                    second=None
+                    if second is None
                     else np.ascontiguousarray(second[j : j + 1], dtype=np.float32),
                 )
-                self._vector_cache.put(texts[i], vectors)
+                self._vector_cache.put(keys[i], vectors)
                 found[i] = vectors
-        return [found[i] for i in range(len(texts))]
+        return [found[i] for i in range(len(keys))]
 
     # ---- scoring ----------------------------------------------------------------------
 
@@ -224,14 +236,22 @@ class SearchEngine:
         if vectors.second is not None and idx.second_passages is not None:
             second_p = self._all_scores(idx.second_passages, vectors.second)
             passage_signals.append(second_p)
-            measure_signals.append(max_per_group(second_p, groups, n_measures))
+            measure_signals.append(
+                max_per_group(second_p, groups, n_measures)
+                + WHOLE_MEASURE_WEIGHT * self._all_scores(idx.second_measures, vectors.second)
+            )
             second_top = float(second_p.max())
         tops = {
             "dense_top": float(dense_p.max()),
             "second_top": second_top,
             "lexical_top": float(lexical_p.max()),
         }
-        return fuse(measure_signals), fuse(passage_signals), tops
+        passage_scores = fuse(passage_signals)
+        # A footnote answers what the sentence citing it asks: it scores at least as that one.
+        for citing, notes in self._footnotes.items():
+            for note in notes:
+                passage_scores[note] = max(passage_scores[note], passage_scores[citing])
+        return fuse(measure_signals), passage_scores, tops
 
     # ---- public API -------------------------------------------------------------------
 
@@ -250,7 +270,9 @@ class SearchEngine:
         wanted = validate_statuses(statuses)
         intents = [read_intent(q) for q in cleaned]
         expanded = [self.expand(q, intent.language) for q, intent in zip(cleaned, intents)]
-        vectors = self.encode_queries([normalize_query(e) for e in expanded])
+        vectors = self.encode_queries(
+            [normalize_query(e) for e in expanded], [normalize_query(q) for q in cleaned]
+        )
         outcomes = []
         for query, intent, text, vector in zip(cleaned, intents, expanded, vectors):
             measure_scores, passage_scores, tops = self.score(normalize_query(text), vector)
@@ -334,7 +356,8 @@ class SearchEngine:
         text = validate_query(text, self.max_query_chars)
         k = validate_k(k, self.max_k)
         language = read_intent(text).language
-        vector = self.encode_queries([normalize_query(self.expand(text, language))])[0].dense
+        expanded = normalize_query(self.expand(text, language))
+        vector = self.encode_queries([expanded], [normalize_query(text)])[0].dense
         scores = self._all_scores(self.index.dense_measures, vector)
         order = np.argsort(-scores, kind="stable")[:k]
         return [(self.index.measures[r], round(float(scores[r]), 4)) for r in order]
