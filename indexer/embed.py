@@ -33,6 +33,7 @@ class Encoder(Protocol):
 
     name: str
     dimension: int
+    path: Path  # where the weights live (shown by /info)
 
     @property
     def fingerprint(self) -> str:

@@ -36,7 +36,7 @@ class Tokenizer:
         if tokenizer is None:
             from sudachipy import SplitMode
 
-            tokenizer = self._dictionary.create(SplitMode.A)
+            tokenizer = self._dictionary.tokenizer(SplitMode.A)
             self._local.tokenizer = tokenizer
         return tokenizer
 
@@ -56,9 +56,12 @@ class Tokenizer:
             # Latin-script tokens (DX, UNHCR, QR, English words) keep their spelling.
             if _LATIN.fullmatch(surface):
                 token = surface.lower()
+                # "IT" is a term, "it" a function word.
+                if token in _ENGLISH_STOPWORDS and not (surface.isupper() and len(surface) > 1):
+                    continue
             else:
                 token = morpheme.normalized_form().lower().strip()
-            if not token or token in _ENGLISH_STOPWORDS:
+            if not token:
                 continue
             tokens.append(token)
         return tokens

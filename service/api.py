@@ -107,7 +107,10 @@ def create_app(
         task = None
         if engine is None:
             task = asyncio.create_task(_load(app))
-        yield
+        from service.mcp_server import mcp_lifespan
+
+        async with mcp_lifespan(app):  # the MCP session manager at /mcp
+            yield
         if task is not None and not task.done():
             task.cancel()
 
@@ -135,6 +138,11 @@ def create_app(
 
     add_research_routes(app)
     add_page_routes(app)
+    from service.ask_api import add_ask_routes
+    from service.mcp_server import mount_mcp
+
+    add_ask_routes(app)  # POST /ask, /ask/stream
+    mount_mcp(app, host=settings.host)  # MCP over streamable HTTP at /mcp
     return app
 
 
@@ -193,7 +201,7 @@ def add_routes(app: FastAPI) -> None:
             version=__version__,
             model=ModelInfo(
                 name=engine.encoder.name,
-                path=getattr(engine.encoder, "path", None) and str(engine.encoder.path),
+                path=str(engine.encoder.path),
                 dimension=engine.encoder.dimension,
             ),
             second_model=None if second is None else ModelInfo(

