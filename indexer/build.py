@@ -158,6 +158,7 @@ def _write_build(
 ) -> None:
     import bm25s
 
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it forces DEBUG on import
     (build_dir / MEASURES_FILE).write_text(
         json.dumps([asdict(m) for m in measures], ensure_ascii=False, indent=1), encoding="utf-8"
     )
