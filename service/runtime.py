@@ -21,6 +21,8 @@ def set_offline() -> None:
     for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
         os.environ[name] = "1"
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
 def load_encoders(settings: Settings) -> tuple[Encoder, Encoder | None]:
@@ -53,4 +55,9 @@ def load_engine(
         glossary=load_query_glossary(settings),
         max_query_chars=settings.max_query_chars,
         max_k=settings.max_k,
+        encoder_slots=settings.encoder_slots,
+        encoder_wait_seconds=settings.encoder_wait_seconds,
+        cache_size=settings.vector_cache_size,
+        result_cache_size=settings.result_cache_size,
+        max_batch=settings.max_batch,
     )
