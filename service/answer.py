@@ -92,7 +92,7 @@ class _Concepts:
             for text in (m.target, m.explanation, m.notes)
         )
         # The report's headings and status labels count as mentioned too.
-        self.corpus += "\n実施状況 対象施策 施策番号 実施状況の説明 " + " ".join(STATUS_EN)
+        self.corpus += "\n実施状況 対象施策 施策番号 実施状況の説明 提言 " + " ".join(STATUS_EN)
         self.glossary = engine.glossary
         self.absent_japanese: dict[str, str] = {}  # Japanese term -> English headword
         if self.glossary is None:
@@ -123,7 +123,28 @@ class _Concepts:
             terms = [unicodedata.normalize("NFKC", t) for t in entry.japanese]
             if not any(t in self.corpus for t in terms):
                 found.append(f"{entry.english} ({'/'.join(entry.japanese)})")
+        # Other inflections of absent one-word concepts: "deported" for "deportation".
+        from service.glossary import normalize
+
+        stems = {_stem(word) for word in normalize(text).split()}
+        for term, english in self.absent_japanese.items():
+            label = f"{english} ({term})"
+            if " " not in english and _stem(normalize(english)) in stems and not any(
+                english in f for f in found
+            ):
+                found.append(label)
         return found
+
+
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ed", "es", "s", "e")
+
+
+def _stem(word: str) -> str:
+    """A crude English stem (deportation, deported, deports → deport), for absent concepts."""
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
 
 
 def read_features(engine: SearchEngine, question: str, outcome: SearchOutcome) -> Features:
@@ -330,7 +351,7 @@ def compose_extractive(outcome: SearchOutcome) -> tuple[str, list[Citation]]:
             lines.append(f"施策{m.number}の実施状況は「{m.status}」です。")
         else:
             lines.append(f"Measure {m.number} is {m.status_en} ({m.status}).")
-    for index, hit in enumerate(sorted(hits, key=lambda h: h.measure.number)):
+    for hit in sorted(hits, key=lambda h: h.measure.number):
         m = hit.measure
         if language == "en":
             lines.append(
@@ -445,7 +466,7 @@ def compose(
     warning = None
     used: Mode = mode
     if not decision.answerable or not outcome.results:
-        text, citations = refusal_text(outcome.signals.language), []
+        text, citations = refusal_text(outcome.signals.language), list[Citation]()
         answerable = False
     else:
         answerable = True

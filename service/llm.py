@@ -58,11 +58,15 @@ class ChatClient:
             with httpx.Client(timeout=self.config.timeout, transport=self._transport) as client:
                 response = client.post(self.url, json=payload, headers=headers)
         except httpx.TimeoutException:
-            raise LLMError(f"the language model did not answer within {self.config.timeout:g} s") from None
+            seconds = f"{self.config.timeout:g}"
+            raise LLMError(f"the language model did not answer within {seconds} s") from None
         except httpx.HTTPError as exc:
-            raise LLMError(f"the language model endpoint is unreachable ({type(exc).__name__})") from None
+            problem = type(exc).__name__
+            raise LLMError(f"the language model endpoint is unreachable ({problem})") from None
         if response.status_code != 200:
-            logger.warning("LLM endpoint answered HTTP %s: %.200s", response.status_code, response.text)
+            logger.warning(
+                "LLM endpoint answered HTTP %s: %.200s", response.status_code, response.text
+            )
             raise LLMError(f"the language model endpoint answered HTTP {response.status_code}")
         try:
             data = response.json()
@@ -84,7 +88,7 @@ def client_from_settings(settings: object) -> ChatClient | None:
         LLMConfig(
             base_url=str(base_url),
             model=str(getattr(settings, "llm_model", "default")),
-            api_key=key.get_secret_value() if key is not None else None,
+            api_key=None if key is None else str(getattr(key, "get_secret_value", lambda: key)()),
             timeout=float(getattr(settings, "llm_timeout", 30.0)),
         )
     )

@@ -1,0 +1,77 @@
+"""HTTP routes of /ask and /ask/stream (server-sent events): thin wrappers over service.answer."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import StreamingResponse
+
+from service.answer import answer_question, check_mode, compose, retrieve
+from service.ask_schemas import AskRequest, AskResponse
+from service.llm import ChatClient, client_from_settings
+from service.schemas import SearchResult
+
+_CHUNK = re.compile(r"[^\n。]*(?:[。\n]|$)")
+
+
+def llm_of(request: Request) -> ChatClient | None:
+    """The configured language model client (cached on the app), or None."""
+    state = request.app.state
+    if not hasattr(state, "llm_client"):
+        state.llm_client = client_from_settings(getattr(state, "settings", None))
+    client: ChatClient | None = state.llm_client
+    return client
+
+
+def sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def answer_chunks(text: str) -> list[str]:
+    """The answer split after each sentence or line (concatenated they give the answer)."""
+    return [c for c in _CHUNK.findall(text) if c]
+
+
+def add_ask_routes(app: FastAPI) -> None:
+    from service.api import engine_of
+
+    @app.post("/ask", response_model=AskResponse, response_model_exclude_none=True, tags=["answers"])
+    def ask(request: Request, body: AskRequest) -> AskResponse:
+        """Answer a question from the report, with citations (extractive or generative)."""
+        answer = answer_question(
+            engine_of(request), body.question, k=body.k, statuses=body.status,
+            mode=body.mode, llm=llm_of(request),
+        )
+        return AskResponse.of(answer)
+
+    @app.post("/ask/stream", tags=["answers"])
+    def ask_stream(request: Request, body: AskRequest) -> StreamingResponse:
+        """The /ask answer as server-sent events: results, answer chunks, citations, done."""
+        started = time.perf_counter()
+        engine = engine_of(request)
+        llm = llm_of(request)
+        mode = check_mode(body.mode, llm)
+        # Invalid input fails here, as a JSON 4xx, before the stream starts.
+        outcome, decision = retrieve(engine, body.question, body.k, body.status)
+
+        def events() -> Iterator[str]:
+            results = [SearchResult.of_hit(h).model_dump() for h in outcome.results]
+            yield sse("results", {"question": body.question, "results": results})
+            answer = compose(body.question, outcome, decision, mode, llm, started)
+            for chunk in answer_chunks(answer.text):
+                yield sse("answer", {"text": chunk})
+            response = AskResponse.of(answer)
+            yield sse("citations", {"citations": [c.model_dump() for c in response.citations]})
+            done: dict[str, Any] = {"answerable": answer.answerable, "mode": answer.mode, "took_ms": answer.took_ms}
+            if answer.warning:
+                done["warning"] = answer.warning
+            yield sse("done", done)
+
+        return StreamingResponse(
+            events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )

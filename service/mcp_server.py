@@ -1,0 +1,242 @@
+"""MCP server (official `mcp` SDK): search, measures, similar measures and answers as tools.
+
+Two transports over the same tools: stdio (`shisaku mcp`) and streamable HTTP, mounted at
+``/mcp`` inside the HTTP API's app (see :func:`mount_mcp`). Every tool returns structured
+content with the same fields as the HTTP API, plus a short text rendering; bad arguments
+come back as tool errors (``is_error``), never as a crash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult, TextContent
+from pydantic import BaseModel, Field
+
+from service import __version__
+from service.answer import DEFAULT_ASK_K, MAX_ASK_K, answer_question
+from service.ask_schemas import AskResponse
+from service.errors import NotReady, ShisakuError
+from service.schemas import (
+    MeasureOut,
+    SearchResponse,
+    SimilarMeasure,
+    SimilarResponse,
+    StatusName,
+)
+from service.search import SearchEngine
+
+logger = logging.getLogger(__name__)
+
+EngineGetter = Callable[[], SearchEngine]
+
+INSTRUCTIONS = (
+    "Search and answers over the Immigration Services Agency's report on the 33 measures "
+    "recommended by the 7th Immigration Control Policy Roundtable (第７次出入国管理政策懇談会). "
+    "Ask in Japanese or English. Each measure has a number, a status (実施中 in progress / "
+    "実施済み implemented / 検討中 under consideration), a target (対象施策), an explanation "
+    "(実施状況の説明) and footnotes. Cite measures as ［施策N］."
+)
+
+
+def _result(model: BaseModel, text: str) -> CallToolResult:
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)],
+        structured_content=model.model_dump(mode="json"),
+    )
+
+
+def _short(text: str, width: int = 100) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+async def _call(function: Callable[[], Any]) -> Any:
+    """Run core work off the event loop; our errors become tool errors."""
+    try:
+        return await anyio.to_thread.run_sync(function)
+    except ShisakuError as exc:
+        raise ToolError(f"{exc.code}: {exc.message}") from None
+
+
+def render_search(response: SearchResponse) -> str:
+    lines = [f"{len(response.results)} measures for {response.query!r}:"]
+    for rank, r in enumerate(response.results, start=1):
+        lines.append(f"{rank}. 施策{r.number} [{r.status} / {r.status_en}] {_short(r.target)}")
+        if r.passages:
+            lines.append(f"   > {_short(r.passages[0].text)}")
+    return "\n".join(lines)
+
+
+def render_measure(m: MeasureOut) -> str:
+    parts = [f"施策{m.number} [{m.status} / {m.status_en}]", f"対象施策: {m.target}",
+             f"実施状況の説明: {m.explanation}"]
+    if m.notes:
+        parts.append(f"注: {m.notes}")
+    return "\n".join(parts)
+
+
+def render_answer(response: AskResponse) -> str:
+    lines = [response.answer]
+    if response.citations:
+        lines.append("")
+        lines += [f"［施策{c.number}］({c.field} {c.start}–{c.end}) {_short(c.quote)}"
+                  for c in response.citations]
+    if response.warning:
+        lines.append(f"warning: {response.warning}")
+    return "\n".join(lines)
+
+
+def build_mcp_server(get_engine: EngineGetter) -> MCPServer:
+    """An MCP server whose tools call the same core as the HTTP API."""
+    server: MCPServer = MCPServer(
+        "shisaku-search", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING"
+    )
+
+    @server.tool(
+        description=(
+            "Search the 33 immigration-policy measures of the report (Japanese or English "
+            "query); returns the best-matching measures with their matching passages. / "
+            "報告書の33施策を日本語・英語で検索し、関連する施策と該当箇所を返します。"
+        ),
+    )
+    async def search_measures(
+        query: Annotated[str, Field(description="question or keywords / 質問またはキーワード")],
+        k: Annotated[int, Field(description="how many measures (1-50) / 件数")] = 5,
+        status: Annotated[
+            list[StatusName] | None,
+            Field(description="only these statuses: 実施中, 実施済み, 検討中 / 状況で絞り込み"),
+        ] = None,
+    ) -> Annotated[CallToolResult, SearchResponse]:
+        outcome = await _call(lambda: get_engine().search(query, k=k, statuses=status or []))
+        response = SearchResponse.of(outcome)
+        return _result(response, render_search(response))
+
+    @server.tool(
+        description=(
+            "Get one measure by its number (1-33): status, target, explanation and footnotes. / "
+            "施策番号（1〜33）で施策の全文（実施状況・対象施策・説明・注）を取得します。"
+        ),
+    )
+    async def get_measure(
+        number: Annotated[int, Field(description="measure number / 施策番号")],
+    ) -> Annotated[CallToolResult, MeasureOut]:
+        measure = await _call(lambda: get_engine().get_measure(number))
+        response = MeasureOut.of(measure)
+        return _result(response, render_measure(response))
+
+    @server.tool(
+        description=(
+            "Measures most similar in content to a given measure. / "
+            "指定した施策と内容が近い施策を返します。"
+        ),
+    )
+    async def similar_measures(
+        number: Annotated[int, Field(description="measure number / 施策番号")],
+        k: Annotated[int, Field(description="how many measures (1-50) / 件数")] = 5,
+    ) -> Annotated[CallToolResult, SimilarResponse]:
+        pairs = await _call(lambda: get_engine().similar_measures(number, k=k))
+        response = SimilarResponse(
+            number=number,
+            results=[SimilarMeasure(**MeasureOut.of(m).model_dump(), score=s) for m, s in pairs],
+        )
+        text = "\n".join(
+            f"施策{r.number} [{r.status}] {r.score:.3f} {_short(r.target, 80)}" for r in response.results
+        )
+        return _result(response, f"measures similar to 施策{number}:\n{text}")
+
+    @server.tool(
+        name="answer_question",
+        description=(
+            "Answer a question from the report with citations ［施策N］ quoting the report's "
+            "own sentences; says plainly when the report does not cover the question. / "
+            "報告書の記述だけから質問に回答し、引用元の施策を示します。報告書に記載がなければそう答えます。"
+        ),
+    )
+    async def answer_question_tool(
+        question: Annotated[str, Field(description="the question / 質問")],
+        k: Annotated[int, Field(description=f"measures to retrieve (1-{MAX_ASK_K})")] = DEFAULT_ASK_K,
+    ) -> Annotated[CallToolResult, AskResponse]:
+        answer = await _call(lambda: answer_question(get_engine(), question, k=k))
+        response = AskResponse.of(answer)
+        return _result(response, render_answer(response))
+
+    return server
+
+
+# ---- streamable HTTP inside the FastAPI app ----------------------------------------------
+
+
+def mount_mcp(app: Any, host: str = "127.0.0.1") -> None:
+    """Serve the MCP tools at ``/mcp`` in ``app``; run :func:`mcp_lifespan` in its lifespan."""
+    from service.api import engine_of
+
+    class _Request:  # engine_of reads request.app.state only
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+    def get_engine() -> SearchEngine:
+        return engine_of(_Request(app))  # type: ignore[arg-type]
+
+    server = build_mcp_server(get_engine)
+    starlette_app = server.streamable_http_app(streamable_http_path="/mcp", host=host)
+    for route in starlette_app.routes:
+        app.router.routes.append(route)
+    app.state.mcp_server = server
+
+
+@contextlib.asynccontextmanager
+async def mcp_lifespan(app: Any) -> AsyncIterator[None]:
+    """Run the MCP session manager for the app's lifetime (a no-op when MCP is not mounted)."""
+    server: MCPServer | None = getattr(app.state, "mcp_server", None)
+    if server is None:
+        yield
+        return
+    async with server.session_manager.run():
+        yield
+
+
+# ---- stdio -------------------------------------------------------------------------------
+
+
+class BackgroundEngine:
+    """Loads the engine in a thread at startup so the MCP handshake is answered at once."""
+
+    def __init__(self, load: Callable[[], SearchEngine], wait_seconds: float = 300.0) -> None:
+        self._engine: SearchEngine | None = None
+        self._error: str | None = None
+        self._ready = threading.Event()
+        self._wait = wait_seconds
+        threading.Thread(target=self._run, args=(load,), daemon=True, name="engine-load").start()
+
+    def _run(self, load: Callable[[], SearchEngine]) -> None:
+        try:
+            self._engine = load()
+        except ShisakuError as exc:
+            self._error = exc.message
+            logger.error("cannot load the engine: %s", exc.message)
+        except Exception as exc:  # noqa: BLE001 - reported to every tool call
+            self._error = f"{type(exc).__name__}: {exc}"
+            logger.exception("cannot load the engine")
+        finally:
+            self._ready.set()
+
+    def __call__(self) -> SearchEngine:
+        if not self._ready.wait(self._wait):
+            raise NotReady("the index and model are still loading; try again shortly")
+        if self._engine is None:
+            raise NotReady(self._error or "the engine failed to load")
+        return self._engine
+
+
+def run_stdio(load: Callable[[], SearchEngine]) -> None:
+    """Serve the tools over stdin/stdout until the client closes the stream."""
+    server = build_mcp_server(BackgroundEngine(load))
+    server.run("stdio")

@@ -1,0 +1,170 @@
+"""/ask: extractive answers, citations, answerability, streaming and bad input (real server)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from indexer.parse import parse_report_file
+from service.answer import answer_question, footnote_spans
+from service.ask_api import answer_chunks
+
+ROOT = Path(__file__).resolve().parents[1]
+FIELD_KEY = {"target": "target", "explanation": "explanation", "note": "notes"}
+
+
+def post(url: str, path: str, body: object) -> httpx.Response:
+    return httpx.post(url + path, json=body, timeout=60)
+
+
+def check_citations(body: dict) -> None:
+    measures = {r["number"]: r for r in body["results"]}
+    for c in body["citations"]:
+        assert c["number"] in measures
+        text = measures[c["number"]][FIELD_KEY[c["field"]]]
+        assert text[c["start"] : c["end"]] == c["quote"]
+
+
+def test_footnote_spans_of_measure_7() -> None:
+    measure = parse_report_file(ROOT / "data" / "isa-7th-roundtable-measures-status.txt")[6]
+    spans = footnote_spans(measure.notes)
+    assert sorted(spans) == [1, 2, 3]
+    start, end = spans[2]
+    assert measure.notes[start:end].startswith("（注２）ビルクリーニング分野")
+    assert measure.notes[start:end].endswith("外食業分野")
+
+
+def test_answer_chunks_rebuild_the_answer() -> None:
+    text = "一文目。二文目。\nMeasure 7 (implemented): x\n三"
+    assert "".join(answer_chunks(text)) == text
+
+
+def test_ssw_ii_answer_quotes_the_footnote_with_the_11_fields(engine) -> None:  # type: ignore[no-untyped-def]
+    answer = answer_question(engine, "特定技能2号の対象になった11分野を全部教えて")
+    assert answer.answerable
+    notes = [c for c in answer.citations if c.number == 7 and c.field == "note"]
+    assert notes and "ビルクリーニング分野" in notes[0].quote and "外食業分野" in notes[0].quote
+    assert "［施策7］" in answer.text
+    for c in answer.citations:
+        measure = engine.get_measure(c.number)
+        assert measure.field_text(c.field)[c.start : c.end] == c.quote
+
+
+def test_status_question_names_the_status(engine) -> None:  # type: ignore[no-untyped-def]
+    answer = answer_question(engine, "Which measures are still under consideration?")
+    assert answer.answerable and "under consideration" in answer.text
+    assert {3, 11, 20} <= {c.number for c in answer.citations}
+
+
+def test_ask_ja_cites_measure_7_note(server_url: str) -> None:
+    response = post(server_url, "/ask", {"question": "特定技能2号の分野は?"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["answerable"] is True and body["mode"] == "extractive"
+    assert set(body) >= {"question", "answer", "citations", "results", "took_ms"}
+    assert any(
+        c["number"] == 7 and c["field"] == "note" and "漁業分野" in c["quote"]
+        for c in body["citations"]
+    )
+    assert len(body["results"]) == 5
+    check_citations(body)
+
+
+def test_ask_en_gets_an_english_lead_line(server_url: str) -> None:
+    body = post(
+        server_url, "/ask", {"question": "Which fields were added to Specified Skilled Worker (ii)?"}
+    ).json()
+    assert body["answerable"] is True
+    assert "Measure 7 (implemented):" in body["answer"]
+    assert "ビルクリーニング分野" in body["answer"]  # the Japanese source, not a translation
+    check_citations(body)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "帰化するには何年住む必要がある?",
+        "How many people were deported in 2023?",
+        "成田空港の今日の天気は?",
+        "Which terminal at Haneda do flights to Manila leave from?",
+    ],
+)
+def test_unanswerable_questions_are_refused(server_url: str, question: str) -> None:
+    body = post(server_url, "/ask", {"question": question, "k": 3}).json()
+    assert body["answerable"] is False
+    assert body["citations"] == []
+    assert len(body["results"]) == 3  # the closest measures are still listed
+    if question.isascii():
+        assert "does not cover" in body["answer"]
+    else:
+        assert "記述がありません" in body["answer"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"question": ""}, 422),
+        ({"question": "   "}, 422),
+        ({"question": "難民", "k": 0}, 422),
+        ({"question": "難民", "k": 11}, 422),
+        ({"question": "難民", "status": ["終了"]}, 422),
+        ({"question": "難民", "mode": "poetry"}, 422),
+        ({"question": "難民", "extra": 1}, 422),
+        ({}, 422),
+    ],
+)
+def test_bad_input_is_a_json_4xx(server_url: str, body: dict, status: int) -> None:
+    response = post(server_url, "/ask", body)
+    assert response.status_code == status
+    assert set(response.json()["error"]) == {"code", "message"}
+
+
+def test_malformed_json_is_400(server_url: str) -> None:
+    response = httpx.post(
+        server_url + "/ask", content=b'{"question": ', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_json"
+
+
+def test_generative_without_configuration_is_400(server_url: str) -> None:
+    response = post(server_url, "/ask", {"question": "難民", "mode": "generative"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "generative_unavailable"
+    assert "SHISAKU_LLM_BASE_URL" in response.json()["error"]["message"]
+
+
+def read_events(response: httpx.Response) -> list[tuple[str, dict]]:
+    events = []
+    for block in response.text.split("\n\n"):
+        if not block.strip():
+            continue
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        events.append((lines["event"], json.loads(lines["data"])))
+    return events
+
+
+def test_ask_stream_sends_results_answer_citations_done(server_url: str) -> None:
+    question = {"question": "特定技能2号の分野は?"}
+    with httpx.stream("POST", server_url + "/ask/stream", json=question, timeout=60) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        response.read()
+    events = read_events(response)
+    names = [name for name, _ in events]
+    assert names[0] == "results" and names[-2:] == ["citations", "done"]
+    assert set(names[1:-2]) == {"answer"}
+    plain = post(server_url, "/ask", question).json()
+    assert "".join(data["text"] for name, data in events if name == "answer") == plain["answer"]
+    assert events[-2][1]["citations"] == plain["citations"]
+    assert [r["number"] for r in events[0][1]["results"]] == [r["number"] for r in plain["results"]]
+    assert events[-1][1]["answerable"] is True
+
+
+def test_ask_stream_bad_input_is_json_4xx(server_url: str) -> None:
+    response = post(server_url, "/ask/stream", {"question": "難民", "k": 0})
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_request"
