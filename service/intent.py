@@ -57,6 +57,10 @@ _FILLER = re.compile(
 )
 
 
+_KANA = re.compile(r"[\u3040-\u309f\u30fc]")
+_JA_ASKING = re.compile(r"番号|挙|教|示|知|見|既|全|一覧|下")
+
+
 @dataclass(frozen=True)
 class QueryIntent:
     """What the service read from a query."""
@@ -85,7 +89,10 @@ def read_intent(query: str) -> QueryIntent:
             rest = pattern.sub(" ", rest)
     if not statuses:
         return QueryIntent(language, (), False)
-    leftover = _FILLER.sub("", _LIST_CUE.sub("", rest)).strip()
+    leftover = _FILLER.sub("", _LIST_CUE.sub("", rest))
+    # Japanese request phrasing (となっている, 挙げてください, すでに…) carries no topic:
+    # drop kana and the few kanji of asking verbs; what remains is the topic, if any.
+    leftover = _JA_ASKING.sub("", _KANA.sub("", leftover)).strip()
     if not leftover:
         return QueryIntent(language, tuple(statuses), status_only=True)
     # "Which refugee measures are implemented?": a list restricted to a status, ranked by topic.

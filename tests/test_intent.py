@@ -18,6 +18,8 @@ from service.intent import detect_language, read_intent
         ("Show all implemented measures", ("実施済み",)),
         ("まだ実施されていない施策は?", ("実施中", "検討中")),
         ("Which recommendations have not been completed yet?", ("実施中", "検討中")),
+        ("実施中となっている施策をすべて挙げてください", ("実施中",)),
+        ("すでに実施済みの施策の番号を全部教えて", ("実施済み",)),
     ],
 )
 def test_status_only_questions(query: str, statuses: tuple[str, ...]) -> None:
