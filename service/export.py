@@ -114,8 +114,9 @@ def export(
         passages=len(engine.index.passages),
         dimension=dimension,
     )
-    logger.info("exported %d measures and %d passages to %s", summary.measures,
-                summary.passages, out)
+    logger.info(
+        "exported %d measures and %d passages to %s", summary.measures, summary.passages, out
+    )
     return summary
 
 

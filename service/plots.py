@@ -144,10 +144,12 @@ def _map_layout(data: MeasureMap, width: int, height: int) -> _MapLayout:
     xlim, ylim = _limits(xs), _limits(ys)
     ax_w = width * _MAP_AXES[2]
     ax_h = height * _MAP_AXES[3]
-    to_px = np.column_stack([
-        (xs - xlim[0]) / (xlim[1] - xlim[0]) * ax_w,
-        (ys - ylim[0]) / (ylim[1] - ylim[0]) * ax_h,
-    ])
+    to_px = np.column_stack(
+        [
+            (xs - xlim[0]) / (xlim[1] - xlim[0]) * ax_w,
+            (ys - ylim[0]) / (ylim[1] - ylim[0]) * ax_h,
+        ]
+    )
     labels = place_labels(to_px, (ax_w, ax_h))
     label_xs = xlim[0] + labels[:, 0] / ax_w * (xlim[1] - xlim[0])
     label_ys = ylim[0] + labels[:, 1] / ax_h * (ylim[1] - ylim[0])
@@ -177,7 +179,12 @@ def draw_map(data: MeasureMap, out: Path, width: int = 1200, height: int = 900) 
 
 
 def _map_matplotlib(
-    data: MeasureMap, layout: _MapLayout, out: Path, fmt: str, width: int, height: int,
+    data: MeasureMap,
+    layout: _MapLayout,
+    out: Path,
+    fmt: str,
+    width: int,
+    height: int,
     title: str,
 ) -> None:
     from matplotlib.figure import Figure
@@ -197,13 +204,23 @@ def _map_matplotlib(
             fontsize=10,
             color="#1f2933",
             bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
-            arrowprops={"arrowstyle": "-", "color": "#8a94a6", "lw": 0.7,
-                        "shrinkA": 0, "shrinkB": 4},
+            arrowprops={
+                "arrowstyle": "-",
+                "color": "#8a94a6",
+                "lw": 0.7,
+                "shrinkA": 0,
+                "shrinkB": 4,
+            },
             zorder=3,
         )
     ax.scatter(
-        layout.xs, layout.ys, s=70, c=[STATUS_COLOURS[s] for s in statuses],
-        edgecolors="white", linewidths=0.8, zorder=4,
+        layout.xs,
+        layout.ys,
+        s=70,
+        c=[STATUS_COLOURS[s] for s in statuses],
+        edgecolors="white",
+        linewidths=0.8,
+        zorder=4,
     )
     ax.set_xlim(*layout.xlim)
     ax.set_ylim(*layout.ylim)
@@ -215,8 +232,16 @@ def _map_matplotlib(
         ax.spines[side].set_visible(False)
     fig.suptitle(title, fontsize=12)
     handles = [
-        Line2D([0], [0], marker="o", ls="", markersize=8, markerfacecolor=STATUS_COLOURS[s],
-               markeredgecolor="white", label=STATUS_EN[s])
+        Line2D(
+            [0],
+            [0],
+            marker="o",
+            ls="",
+            markersize=8,
+            markerfacecolor=STATUS_COLOURS[s],
+            markeredgecolor="white",
+            label=STATUS_EN[s],
+        )
         for s in STATUSES
     ]
     ax.legend(handles=handles, loc="best", frameon=True, framealpha=0.9, title="status")
@@ -231,24 +256,51 @@ def _map_html(
     fig = go.Figure()
     for status in STATUSES:
         rows = [i for i, p in enumerate(data.points) if p.measure.status == status]
-        fig.add_trace(go.Scatter(
-            x=layout.xs[rows], y=layout.ys[rows], mode="markers", name=STATUS_EN[status],
-            marker={"size": 11, "color": STATUS_COLOURS[status],
-                    "line": {"color": "white", "width": 1}},
-            customdata=[[data.points[i].measure.number, status,
-                         _shorten(data.points[i].measure.target, 80)] for i in rows],
-            hovertemplate="施策 %{customdata[0]} (%{customdata[1]})<br>%{customdata[2]}"
-                          "<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=layout.xs[rows],
+                y=layout.ys[rows],
+                mode="markers",
+                name=STATUS_EN[status],
+                marker={
+                    "size": 11,
+                    "color": STATUS_COLOURS[status],
+                    "line": {"color": "white", "width": 1},
+                },
+                customdata=[
+                    [
+                        data.points[i].measure.number,
+                        status,
+                        _shorten(data.points[i].measure.target, 80),
+                    ]
+                    for i in rows
+                ],
+                hovertemplate="施策 %{customdata[0]} (%{customdata[1]})<br>%{customdata[2]}"
+                "<extra></extra>",
+            )
+        )
     for i, point in enumerate(data.points):
         fig.add_annotation(
-            x=layout.xs[i], y=layout.ys[i], ax=layout.label_xs[i], ay=layout.label_ys[i],
-            axref="x", ayref="y", text=str(point.measure.number), showarrow=True,
-            arrowhead=0, arrowwidth=0.8, arrowcolor="#8a94a6", standoff=5,
-            bgcolor="rgba(255,255,255,0.85)", font={"size": 12},
+            x=layout.xs[i],
+            y=layout.ys[i],
+            ax=layout.label_xs[i],
+            ay=layout.label_ys[i],
+            axref="x",
+            ayref="y",
+            text=str(point.measure.number),
+            showarrow=True,
+            arrowhead=0,
+            arrowwidth=0.8,
+            arrowcolor="#8a94a6",
+            standoff=5,
+            bgcolor="rgba(255,255,255,0.85)",
+            font={"size": 12},
         )
     fig.update_layout(
-        title=title, width=width, height=height, template="plotly_white",
+        title=title,
+        width=width,
+        height=height,
+        template="plotly_white",
         xaxis={"title": "PC1", "range": list(layout.xlim)},
         yaxis={"title": "PC2", "range": list(layout.ylim)},
         legend={"title": "status"},
@@ -297,8 +349,7 @@ def _heatmap_matplotlib(
     ax = fig.add_axes((0.08, 0.13, 0.74, 0.8))
     cax = fig.add_axes((0.85, 0.13, 0.025, 0.8))
     low, high = _off_diagonal_range(matrix.values)
-    image = ax.imshow(matrix.values, cmap="viridis", vmin=low, vmax=high,
-                      interpolation="nearest")
+    image = ax.imshow(matrix.values, cmap="viridis", vmin=low, vmax=high, interpolation="nearest")
     labels = [str(n) for n in matrix.numbers]
     ticks = np.arange(len(labels))
     font = max(5, min(9, int(560 / max(len(labels), 1))))
@@ -314,26 +365,39 @@ def _heatmap_matplotlib(
     fig.colorbar(image, cax=cax, label="cosine similarity (diagonal = 1, off scale)")
     fig.legend(
         handles=[Patch(color=STATUS_COLOURS[s], label=STATUS_EN[s]) for s in STATUSES],
-        loc="lower center", bbox_to_anchor=(0.45, 0.0), ncol=3, frameon=False,
-        title="label colour = status", fontsize=9, title_fontsize=9,
+        loc="lower center",
+        bbox_to_anchor=(0.45, 0.0),
+        ncol=3,
+        frameon=False,
+        title="label colour = status",
+        fontsize=9,
+        title_fontsize=9,
     )
     fig.savefig(out, format=fmt, dpi=DPI)
 
 
-def _heatmap_html(
-    matrix: SimilarityMatrix, out: Path, width: int, height: int, title: str
-) -> None:
+def _heatmap_html(matrix: SimilarityMatrix, out: Path, width: int, height: int, title: str) -> None:
     import plotly.graph_objects as go
 
     labels = [f"{n}" for n in matrix.numbers]
     low, high = _off_diagonal_range(matrix.values)
-    fig = go.Figure(go.Heatmap(
-        z=np.round(matrix.values, 4), x=labels, y=labels, colorscale="Viridis",
-        zmin=low, zmax=high, colorbar={"title": "cosine"},
-        hovertemplate="施策 %{y} × 施策 %{x}: %{z:.3f}<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Heatmap(
+            z=np.round(matrix.values, 4),
+            x=labels,
+            y=labels,
+            colorscale="Viridis",
+            zmin=low,
+            zmax=high,
+            colorbar={"title": "cosine"},
+            hovertemplate="施策 %{y} × 施策 %{x}: %{z:.3f}<extra></extra>",
+        )
+    )
     fig.update_layout(
-        title=title, width=width, height=height, template="plotly_white",
+        title=title,
+        width=width,
+        height=height,
+        template="plotly_white",
         xaxis={"title": "measure", "type": "category"},
         yaxis={"title": "measure", "type": "category", "autorange": "reversed"},
     )

@@ -25,8 +25,7 @@ def add_research_routes(app: FastAPI) -> None:
         return SimilarResponse(
             number=None,
             results=[
-                SimilarMeasure(**MeasureOut.of(h.measure).model_dump(), score=h.score)
-                for h in hits
+                SimilarMeasure(**MeasureOut.of(h.measure).model_dump(), score=h.score) for h in hits
             ],
         )
 

@@ -46,8 +46,7 @@ def add_page_routes(app: FastAPI) -> None:
         if engine is None:
             problem = getattr(request.app.state, "load_error", None)
             error = NotReady(problem or "the index and model are still loading")
-            return HTMLResponse(loading_page(error), status_code=503,
-                                headers={"Retry-After": "2"})
+            return HTMLResponse(loading_page(error), status_code=503, headers={"Retry-After": "2"})
         try:
             if not number.isascii() or not number.isdigit() or len(number) > 6:
                 raise NotFound(f"{number!r} is not a measure number")
@@ -80,8 +79,14 @@ def _highlight(request: Request, measure: Measure) -> tuple[str, int, int] | Non
 # ---- rendering ---------------------------------------------------------------------------
 
 
-def _page(title: str, body: str, page: str, title_key: str, title_vars: dict[str, object] | None,
-          lang: str = "ja") -> str:
+def _page(
+    title: str,
+    body: str,
+    page: str,
+    title_key: str,
+    title_vars: dict[str, object] | None,
+    lang: str = "ja",
+) -> str:
     vars_attr = escape(json.dumps(title_vars, ensure_ascii=False)) if title_vars else "null"
     return f"""<!doctype html>
 <html lang="{lang}">
@@ -108,8 +113,10 @@ def _page(title: str, body: str, page: str, title_key: str, title_vars: dict[str
 
 
 def _badge(status: str) -> str:
-    return (f'<span class="badge" data-status="{escape(status)}" '
-            f'data-i18n="status.{escape(status)}">{escape(STATUS_LABELS.get(status, status))}</span>')
+    return (
+        f'<span class="badge" data-status="{escape(status)}" '
+        f'data-i18n="status.{escape(status)}">{escape(STATUS_LABELS.get(status, status))}</span>'
+    )
 
 
 def _measure_label(number: int) -> str:
@@ -121,9 +128,11 @@ def _field_text(text: str, mark: tuple[int, int] | None) -> str:
     if mark is None:
         return f'<span class="field-text">{escape(text)}</span>'
     start, end = mark
-    return (f'<span class="field-text">{escape(text[:start])}'
-            f'<mark id="hl" class="hit">{escape(text[start:end])}</mark>'
-            f"{escape(text[end:])}</span>")
+    return (
+        f'<span class="field-text">{escape(text[:start])}'
+        f'<mark id="hl" class="hit">{escape(text[start:end])}</mark>'
+        f"{escape(text[end:])}</span>"
+    )
 
 
 def measure_html(
@@ -154,18 +163,27 @@ def measure_html(
             f'<span class="score">{score:.2f}</span></li>'
         )
     similar_html = (
-        '<section class="measure-section similar-section" id="similar">'
-        '<h2 data-i18n="similarMeasures">似ている施策</h2>'
-        f'<ul class="similar-list">{"".join(items)}</ul></section>'
-    ) if items else ""
+        (
+            '<section class="measure-section similar-section" id="similar">'
+            '<h2 data-i18n="similarMeasures">似ている施策</h2>'
+            f'<ul class="similar-list">{"".join(items)}</ul></section>'
+        )
+        if items
+        else ""
+    )
     body = (
         f'<article class="measure" data-measure-page="{measure.number}">'
         f'<div class="measure-head"><h1>{_measure_label(measure.number)}</h1>'
         f"{_badge(measure.status)}</div>"
-        f'{"".join(sections)}</article>{similar_html}'
+        f"{''.join(sections)}</article>{similar_html}"
     )
-    return _page(f"施策 {measure.number} — 施策サーチ", body, "measure", "measureTitle",
-                 {"n": measure.number})
+    return _page(
+        f"施策 {measure.number} — 施策サーチ",
+        body,
+        "measure",
+        "measureTitle",
+        {"n": measure.number},
+    )
 
 
 def not_found_page(number: str, error: NotFound, engine: SearchEngine) -> str:
@@ -179,7 +197,9 @@ def not_found_page(number: str, error: NotFound, engine: SearchEngine) -> str:
         f"施策「{escape(number)}」はありません。施策番号は {span} です。</p>"
         "</section>"
     )
-    return _page("施策が見つかりません — 施策サーチ", body, "measure-missing", "notFoundTitle", None)
+    return _page(
+        "施策が見つかりません — 施策サーチ", body, "measure-missing", "notFoundTitle", None
+    )
 
 
 def loading_page(error: NotReady) -> str:

@@ -12,6 +12,9 @@
   var ASK_K = 5;
   var SIMILAR_K = 5;
   var MAX_RETRIES = 40;
+  var RELEVANT_SHARE = 0.5;
+  var ANSWER_CLAMP_CHARS = 160;
+  var CITATION_CHARS = 60;
 
   var I18N = {
     ja: {
@@ -29,6 +32,8 @@
       answerTitle: "回答",
       answerLoading: "回答を準備しています…",
       citationsTitle: "根拠",
+      answerMore: "続きを読む",
+      answerLess: "閉じる",
       notAnswerable: "報告書にはこの質問への直接の答えが見当たりません。下の検索結果を参考にしてください。",
       source: "出典: 出入国在留管理庁「出入国在留管理基本計画策定後に第７次出入国管理政策懇談会報告書において提言された施策の実施状況」",
       apiLink: "API ドキュメント",
@@ -80,6 +85,8 @@
       answerTitle: "Answer",
       answerLoading: "Preparing an answer…",
       citationsTitle: "Sources",
+      answerMore: "Show more",
+      answerLess: "Show less",
       notAnswerable: "The report does not seem to answer this question directly; see the results below.",
       source: "Source: Immigration Services Agency of Japan, status of the measures recommended in the report of the 7th Immigration Control Policy Roundtable (in Japanese).",
       apiLink: "API documentation",
@@ -222,6 +229,22 @@
     return flat.length <= width ? flat : flat.slice(0, width - 1) + "…";
   }
 
+  /* Start of the excerpt before `start`: a sentence or line start within `context` chars. */
+  function snapBack(text, start, context) {
+    var from = Math.max(0, start - context);
+    var before = text.slice(from, start);
+    var cut = Math.max(before.lastIndexOf("。"), before.lastIndexOf("\n"));
+    return cut >= 0 ? from + cut + 1 : from;
+  }
+
+  /* End of the excerpt after `end`: the end of that sentence or line within `context` chars. */
+  function snapForward(text, end, context) {
+    var after = text.slice(end, end + context);
+    var stops = [after.indexOf("。"), after.indexOf("\n")].filter(function (i) { return i >= 0; });
+    return stops.length ? end + Math.min.apply(null, stops) + (after.charAt(Math.min.apply(null, stops)) === "。" ? 1 : 0)
+      : Math.min(text.length, end + context);
+  }
+
   /* Field text with the given ranges marked. Long texts are cut to a window around the
    * marks (with "…"). ranges: [{start, end, strong}] as offsets into text. */
   function markedText(text, ranges, maxChars, context) {
@@ -238,13 +261,15 @@
         return r.start >= first.start - maxChars / 2 && r.end <= first.start + maxChars;
       });
       if (!window.length) { window = [first]; }
-      from = Math.max(0, window[0].start - context);
-      to = Math.min(text.length, Math.max(window[window.length - 1].end, first.end) + context);
+      from = snapBack(text, window[0].start, context);
+      to = snapForward(text, Math.max(window[window.length - 1].end, first.end), context);
       spans = window;
     } else if (text.length > maxChars) {
       to = maxChars;
     }
-    if (from > 0) { node.appendChild(document.createTextNode("…")); }
+    if (from > 0 && text.charAt(from - 1) !== "\n" && text.charAt(from - 1) !== "。") {
+      node.appendChild(document.createTextNode("…"));
+    }
     var cursor = from;
     spans.forEach(function (r) {
       var start = Math.max(r.start, cursor);
@@ -255,7 +280,9 @@
       cursor = end;
     });
     node.appendChild(document.createTextNode(text.slice(cursor, to)));
-    if (to < text.length) { node.appendChild(document.createTextNode("…")); }
+    if (to < text.length && text.charAt(to - 1) !== "。" && text.charAt(to) !== "\n") {
+      node.appendChild(document.createTextNode("…"));
+    }
     return node;
   }
 
@@ -439,6 +466,8 @@
     card.dataset.status = result.status;
     var passages = (result.passages || []).slice().sort(function (a, b) { return b.score - a.score; });
     var best = passages.length ? passages[0] : null;
+    // Only passages scoring at least half as well as the best one count as matches.
+    passages = passages.filter(function (p) { return best && p.score >= RELEVANT_SHARE * best.score; });
 
     var head = el("div", "card-head");
     var title = el("h3", "card-title");
@@ -566,6 +595,7 @@
       } else {
         translate(text, "notAnswerable");
       }
+      setClamp(panel, text, text.textContent.length > ANSWER_CLAMP_CHARS);
       var cites = data.answerable ? (data.citations || []) : [];
       cites.forEach(function (cite) { citations.appendChild(citationItem(cite)); });
       citations.hidden = !cites.length;
@@ -577,6 +607,25 @@
     });
   }
 
+  /* Long answers show their first lines and a "more" button. */
+  function setClamp(panel, text, clamp) {
+    var more = panel.querySelector(".answer-more");
+    if (!more) {
+      more = el("button", "answer-more");
+      more.type = "button";
+      more.addEventListener("click", function () {
+        var open = text.classList.toggle("clamped") === false;
+        more.setAttribute("aria-expanded", open ? "true" : "false");
+        translate(more, open ? "answerLess" : "answerMore");
+      });
+      text.parentNode.insertBefore(more, text.nextSibling);
+    }
+    text.classList.toggle("clamped", clamp);
+    more.hidden = !clamp;
+    more.setAttribute("aria-expanded", "false");
+    translate(more, "answerMore");
+  }
+
   function citationItem(cite) {
     var li = el("li", "citation");
     li.dataset.cite = String(cite.number);
@@ -585,7 +634,11 @@
     translate(link, "measure", { n: cite.number });
     li.appendChild(link);
     if (cite.field) { li.appendChild(translate(el("span", "citation-field"), "field." + cite.field)); }
-    if (cite.quote) { li.appendChild(el("q", "citation-quote", cite.quote)); }
+    if (cite.quote) {
+      var quote = el("q", "citation-quote", shorten(cite.quote, CITATION_CHARS));
+      quote.title = cite.quote;
+      li.appendChild(quote);
+    }
     return li;
   }
 

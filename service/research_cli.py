@@ -1,0 +1,142 @@
+"""CLI commands for researchers: `shisaku similar|batch|export|map|heatmap` (thin, over the core)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from service.errors import InvalidRequest
+
+AddCommand = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
+STATUS_CHOICES = ["実施中", "実施済み", "検討中"]
+
+
+def _engine(args: argparse.Namespace) -> Any:
+    from service.cli import _engine as load
+
+    return load(args)
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    from service.research import similar_to_text
+    from service.schemas import MeasureOut, SimilarMeasure, SimilarResponse
+
+    hits = similar_to_text(_engine(args), args.text, k=args.k)
+    if args.json:
+        response = SimilarResponse(
+            results=[
+                SimilarMeasure(**MeasureOut.of(h.measure).model_dump(), score=h.score) for h in hits
+            ]
+        )
+        print(response.model_dump_json(indent=2))
+        return 0
+    for hit in hits:
+        target = " ".join(hit.measure.target.split())
+        print(f"{hit.measure.number:>3}  {hit.score:.3f}  {hit.measure.status:<5} {target[:80]}")
+    return 0
+
+
+def _read_queries(path: str) -> list[str]:
+    """One query a line, or JSONL lines with a "query"/"q"/"question" key; "-" is stdin."""
+    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    queries = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InvalidRequest(f"{path} line {number} is not valid JSON") from exc
+            query = item.get("query") or item.get("q") or item.get("question")
+            if not isinstance(query, str):
+                raise InvalidRequest(f'{path} line {number} has no "query" string')
+            line = query
+        queries.append(line)
+    return queries
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from service.research import search_many
+    from service.schemas import BatchSearchResponse, SearchResponse
+
+    outcomes = search_many(
+        _engine(args), _read_queries(args.file), k=args.k, statuses=args.status or []
+    )
+    if args.json:
+        response = BatchSearchResponse(results=[SearchResponse.of(o) for o in outcomes])
+        print(response.model_dump_json(indent=2))
+        return 0
+    for outcome in outcomes:
+        numbers = ", ".join(str(hit.measure.number) for hit in outcome.results)
+        print(f"{outcome.query}\t{numbers}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from service.export import export
+
+    summary = export(
+        _engine(args), args.format, Path(args.out), with_embeddings=args.with_embeddings
+    )
+    vectors = f" with {summary.dimension}-d vectors" if summary.dimension else ""
+    print(
+        f"wrote {summary.measures} measures and {summary.passages} passages{vectors} "
+        f"to {summary.path} ({summary.format})"
+    )
+    return 0
+
+
+def cmd_map(args: argparse.Namespace) -> int:
+    from service.plots import draw_map, figure_format
+    from service.research import measure_map
+
+    figure_format(Path(args.out))  # fail on a bad name before loading the model
+    summary = draw_map(measure_map(_engine(args)), Path(args.out), args.width, args.height)
+    print(f"wrote the measure map to {summary.path} ({summary.width}×{summary.height})")
+    return 0
+
+
+def cmd_heatmap(args: argparse.Namespace) -> int:
+    from service.plots import draw_heatmap, figure_format
+    from service.research import similarity_matrix
+
+    figure_format(Path(args.out))
+    summary = draw_heatmap(
+        similarity_matrix(_engine(args)), Path(args.out), args.width, args.height
+    )
+    print(f"wrote the similarity heatmap to {summary.path} ({summary.width}×{summary.height})")
+    return 0
+
+
+def register_research_commands(add: AddCommand) -> None:
+    p = add("similar", cmd_similar, "measures most similar to any free text")
+    p.add_argument("text")
+    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--json", action="store_true", help="print the API's JSON")
+
+    p = add("batch", cmd_batch, "search many queries from a file (one a line, or JSONL)")
+    p.add_argument("file", help='queries file, "-" for stdin (at most 100 queries)')
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--status", action="append", choices=STATUS_CHOICES)
+    p.add_argument("--json", action="store_true", help="print the API's JSON")
+
+    p = add("export", cmd_export, "export measures and passages (and vectors)")
+    p.add_argument("--format", choices=["jsonl", "csv", "parquet"], required=True)
+    p.add_argument("--with-embeddings", action="store_true", help="add the dense vectors")
+    p.add_argument("--out", required=True, help="output file")
+
+    p = add("map", cmd_map, "2-D map of the measures (PCA of their embeddings)")
+    p.add_argument("--out", required=True, help="FILE.png, FILE.svg or FILE.html")
+    p.add_argument("--width", type=int, default=1200, help="pixels")
+    p.add_argument("--height", type=int, default=900, help="pixels")
+
+    p = add("heatmap", cmd_heatmap, "measure-by-measure similarity heatmap")
+    p.add_argument("--out", required=True, help="FILE.png, FILE.svg or FILE.html")
+    p.add_argument("--width", type=int, default=1000, help="pixels")
+    p.add_argument("--height", type=int, default=900, help="pixels")
