@@ -104,6 +104,38 @@ def test_unanswerable_questions_are_refused(server_url: str, question: str) -> N
 
 
 @pytest.mark.parametrize(
+    "question",
+    [
+        "配偶者ビザを更新するときに必要な書類は?",
+        "Do foreign residents have to pay into the national pension?",
+        "ワーキングホリデーで来日できる年齢は?",
+        "What is the processing time for a highly skilled professional visa?",
+    ],
+)
+def test_off_report_questions_are_refused(engine, question: str) -> None:  # type: ignore[no-untyped-def]
+    # Not development-set questions: each names a concept the report never mentions.
+    answer = answer_question(engine, question)
+    assert not answer.answerable
+    assert answer.decision.features.absent_concepts
+    assert answer.citations == ()
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "特定技能2号の分野は?",
+        "Which fields were added to Specified Skilled Worker (ii)?",
+        "永住許可の取消しについて教えて",
+        "How does the ISA support local one-stop consultation centers?",
+    ],
+)
+def test_on_report_questions_are_answered(engine, question: str) -> None:  # type: ignore[no-untyped-def]
+    answer = answer_question(engine, question)
+    assert answer.answerable, answer.decision.reason
+    assert answer.citations
+
+
+@pytest.mark.parametrize(
     ("body", "status"),
     [
         ({"question": ""}, 422),
@@ -130,9 +162,9 @@ def test_malformed_json_is_400(server_url: str) -> None:
     assert response.json()["error"]["code"] == "malformed_json"
 
 
-def test_generative_without_configuration_is_400(server_url: str) -> None:
+def test_generative_without_configuration_is_409(server_url: str) -> None:
     response = post(server_url, "/ask", {"question": "難民", "mode": "generative"})
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.json()["error"]["code"] == "generative_unavailable"
     assert "SHISAKU_LLM_BASE_URL" in response.json()["error"]["message"]
 
