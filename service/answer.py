@@ -1,9 +1,10 @@
 """Question answering over search results: answerability, extractive and generative answers.
 
 One core function, :func:`answer_question`, serves the HTTP API, the CLI and the MCP server.
-Extractive answers quote the report's own sentences (in document order, each followed by
-``［施策N］``); generative answers come from an OpenAI-compatible chat endpoint fed only with
-the retrieved passages, and fall back to the extractive answer on any endpoint failure.
+Extractive answers quote the report's own sentences (best measure first, document order
+within a measure, each followed by ``［施策N］``); generative answers come from an
+OpenAI-compatible chat endpoint fed only with the retrieved passages, and fall back to the
+extractive answer on any endpoint failure.
 """
 
 from __future__ import annotations
@@ -507,7 +508,8 @@ def compose_extractive(outcome: SearchOutcome) -> tuple[str, list[Citation]]:
             lines.append(f"施策{m.number}の実施状況は「{m.status}」です。")
         else:
             lines.append(f"Measure {m.number} is {m.status_en} ({m.status}).")
-    for hit in sorted(hits, key=lambda h: h.measure.number):
+    # The best measure speaks first; within a measure, sentences keep document order.
+    for hit in hits:
         m = hit.measure
         if language == "en":
             lines.append(
