@@ -22,6 +22,9 @@ _ENGLISH_STOPWORDS = frozenset(
 )
 
 
+_CHUNK_CHARS = 12_000
+
+
 class Tokenizer:
     """Turns text into BM25 tokens; thread-safe (one Sudachi tokenizer per thread)."""
 
@@ -43,10 +46,17 @@ class Tokenizer:
     def tokenize(self, text: str) -> list[str]:
         """Return the normalised content-word tokens of ``text`` (possibly empty)."""
         text = unicodedata.normalize("NFKC", text)
-        # Sudachi rejects inputs over ~49 KB; the service caps queries far below that.
-        text = "".join(ch if ch.isprintable() else " " for ch in text)[:40_000]
+        text = "".join(ch if ch.isprintable() else " " for ch in text)
         if not text.strip():
             return []
+        tokens: list[str] = []
+        # Sudachi rejects inputs over 49,149 UTF-8 bytes: feed it pieces of at most
+        # _CHUNK_CHARS characters (4 bytes each at most).
+        for offset in range(0, len(text), _CHUNK_CHARS):
+            tokens.extend(self._tokenize_piece(text[offset : offset + _CHUNK_CHARS]))
+        return tokens
+
+    def _tokenize_piece(self, text: str) -> list[str]:
         tokens: list[str] = []
         for morpheme in self._sudachi().tokenize(text):
             if morpheme.part_of_speech()[0] in _DROPPED_POS:

@@ -12,11 +12,13 @@ from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from service import __version__
 from service.errors import NotReady, ShisakuError
 from service.runtime import load_engine
 from service.schemas import (
+    QUERY_PATTERN,
     ErrorResponse,
     HealthResponse,
     InfoResponse,
@@ -30,6 +32,7 @@ from service.schemas import (
     StatusName,
 )
 from service.search import SearchEngine
+from service.security import public_message
 from service.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -37,6 +40,8 @@ logger = logging.getLogger(__name__)
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse},
     404: {"model": ErrorResponse},
+    413: {"model": ErrorResponse},
+    409: {"model": ErrorResponse},
     422: {"model": ErrorResponse},
     503: {"model": ErrorResponse},
 }
@@ -56,15 +61,27 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
     parts = []
     for error in errors[:3]:
         location = ".".join(str(p) for p in error.get("loc", ()) if p not in ("query", "body", "path"))
-        parts.append(f"{location or 'request'}: {error.get('msg')}")
+        message = error.get("msg")
+        if error.get("type") == "string_pattern_mismatch":  # QUERY_PATTERN
+            message = "must contain a non-space character and no NUL character"
+        parts.append(f"{location or 'request'}: {message}")
     return 422, "invalid_request", "; ".join(parts)
+
+
+def allowed_methods(request: Request) -> str:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ShisakuError)
     async def _shisaku(request: Request, exc: ShisakuError) -> JSONResponse:
         headers = {"Retry-After": "1"} if exc.http_status == 503 else None
-        return error_json(exc.http_status, exc.code, exc.message, headers)
+        return error_json(exc.http_status, exc.code, public_message(exc.message), headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -75,7 +92,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
-        return error_json(exc.status_code, code, message)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # Allow lists the methods of every route at this path
+            headers["Allow"] = allowed_methods(request)
+        return error_json(exc.status_code, code, message, headers or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -108,9 +128,12 @@ def create_app(
         if engine is None:
             task = asyncio.create_task(_load(app))
         from service.mcp_server import mcp_lifespan
+        from service.reload import watch_sighup
 
+        unwatch = watch_sighup(app)  # SIGHUP reloads the index
         async with mcp_lifespan(app):  # the MCP session manager at /mcp
             yield
+        unwatch()
         if task is not None and not task.done():
             task.cancel()
 
@@ -119,7 +142,7 @@ def create_app(
             app.state.engine = await asyncio.to_thread(load_engine, settings)
             logger.info("ready")
         except ShisakuError as exc:
-            app.state.load_error = exc.message
+            app.state.load_error = public_message(exc.message)  # clients see no local paths
             logger.error("cannot serve: %s", exc.message)
             if on_fatal is not None:
                 on_fatal(exc.message)
@@ -132,6 +155,13 @@ def create_app(
         responses=ERROR_RESPONSES,
     )
     install_error_handlers(app)
+    from service.limits import install_limits
+    from service.reload import add_admin_routes
+    from service.security import install_security
+
+    install_limits(app, settings.max_body_bytes, settings.request_timeout_seconds)
+    install_security(app, settings.cors_origins)  # outermost: headers on every response
+    add_admin_routes(app, settings)  # POST /admin/reload, only with SHISAKU_ADMIN_TOKEN
     add_routes(app)
     from service.research_api import add_research_routes  # here: it imports this module
     from service.web import add_page_routes
@@ -159,7 +189,13 @@ def add_routes(app: FastAPI) -> None:
     @app.get("/search", response_model=SearchResponse, tags=["search"])
     def search_get(
         request: Request,
-        q: Annotated[str, Query(min_length=1, max_length=1000, description="Question or keywords")],
+        q: Annotated[
+            str,
+            Query(
+                min_length=1, max_length=1000, pattern=QUERY_PATTERN,
+                description="Question or keywords",
+            ),
+        ],
         k: Annotated[int, Query(ge=1, le=50)] = 10,
         status: Annotated[list[StatusName] | None, Query()] = None,
     ) -> SearchResponse:

@@ -16,6 +16,15 @@ from service.ask_schemas import AskRequest, AskResponse
 from service.llm import ChatClient, client_from_settings
 from service.schemas import SearchResult
 
+# One server-sent event of /ask/stream (its data is JSON text), for the OpenAPI document.
+SSE_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["results", "answer", "citations", "done"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+    },
+    "required": ["event", "data"],
+}
 _CHUNK = re.compile(r"[^\n。]*(?:[。\n]|$)")
 
 
@@ -49,7 +58,13 @@ def add_ask_routes(app: FastAPI) -> None:
         )
         return AskResponse.of(answer)
 
-    @app.post("/ask/stream", tags=["answers"])
+    @app.post(
+        "/ask/stream",
+        tags=["answers"],
+        response_class=StreamingResponse,
+        responses={200: {"description": "Server-sent events",
+                         "content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}}}},
+    )
     def ask_stream(request: Request, body: AskRequest) -> StreamingResponse:
         """The /ask answer as server-sent events: results, answer chunks, citations, done."""
         started = time.perf_counter()

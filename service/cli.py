@@ -99,7 +99,12 @@ def _engine(args: argparse.Namespace) -> Any:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from service.schemas import SearchResponse
+    from service.search import validate_k, validate_query, validate_statuses
 
+    # Cheap checks before the models load.
+    validate_query(args.query, 1000)
+    validate_k(args.k, 50)
+    validate_statuses(args.status)
     outcome = _engine(args).search(args.query, k=args.k, statuses=args.status or [])
     response = SearchResponse.of(outcome)
     if args.json:
@@ -201,6 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--misses", action="store_true", help="list questions not answered first")
 
     add("info", cmd_info, "show model and index information")
+
+    from service.research_cli import register_research_commands
+
+    register_research_commands(add)
+    from service.answer_cli import register_answer_commands
+
+    register_answer_commands(add)  # ask, mcp
     return parser
 
 

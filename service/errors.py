@@ -44,3 +44,32 @@ class IndexError_(ShisakuError):
 class ConfigError(ShisakuError):
     code = "config_error"
     http_status = 500
+
+
+class TimedOut(ShisakuError):
+    """The request did not finish within SHISAKU_REQUEST_TIMEOUT_SECONDS."""
+
+    code = "timeout"
+    http_status = 503
+
+
+class PayloadTooLarge(ShisakuError):
+    code = "payload_too_large"
+    http_status = 413
+
+
+class Unauthorized(ShisakuError):
+    code = "unauthorized"
+    http_status = 401
+
+
+class Forbidden(ShisakuError):
+    code = "forbidden"
+    http_status = 403
+
+
+class ReloadFailed(ShisakuError):
+    """A new index could not be loaded; the service keeps answering from the previous one."""
+
+    code = "reload_failed"
+    http_status = 409

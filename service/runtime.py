@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 from indexer.embed import Encoder, load_encoder, load_use_encoder
@@ -47,7 +48,7 @@ def load_engine(
     """Load models (unless given), verify and load the index, return a ready engine."""
     encoder, second = encoders or load_encoders(settings)
     index = load_index(Path(settings.index_dir), encoder, second)
-    return SearchEngine(
+    engine = SearchEngine(
         index=index,
         encoder=encoder,
         second=second,
@@ -61,3 +62,14 @@ def load_engine(
         result_cache_size=settings.result_cache_size,
         max_batch=settings.max_batch,
     )
+    warm_up(engine)
+    return engine
+
+
+def warm_up(engine: SearchEngine) -> None:
+    """Pay the first query's one-time costs (lazy model initialisation, ~1.5 s) before the
+    engine is declared ready, so the first user request is not the one that times out."""
+    started = time.perf_counter()
+    engine.search("在留資格 visa", k=1)
+    engine.clear_cache()
+    logger.debug("warmed up in %.0f ms", (time.perf_counter() - started) * 1000)

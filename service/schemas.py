@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from indexer.records import Measure
 from service.search import MeasureHit, SearchOutcome
 
 StatusName = Literal["実施中", "実施済み", "検討中"]
+# What the engine accepts as a query, stated in the schema: some non-space text, no NUL.
+QUERY_PATTERN = r"^[^\x00]*[^\s\x00\x1c-\x1f\x85][^\x00]*$"
+QueryText = Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=QUERY_PATTERN)]
 FieldName = Literal["target", "explanation", "note"]
 
 
@@ -25,7 +28,9 @@ class ErrorResponse(BaseModel):
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    q: str = Field(min_length=1, max_length=1000, description="The question or keywords")
+    q: str = Field(
+        min_length=1, max_length=1000, pattern=QUERY_PATTERN, description="The question or keywords"
+    )
     k: int = Field(default=10, ge=1, le=50, description="How many measures to return")
     status: list[StatusName] = Field(default_factory=list, description="Only these statuses")
 
@@ -130,14 +135,14 @@ class HealthResponse(BaseModel):
 class SimilarTextRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, max_length=1000, description="Any free text")
+    text: str = Field(min_length=1, max_length=1000, pattern=QUERY_PATTERN, description="Any free text")
     k: int = Field(default=5, ge=1, le=50, description="How many measures to return")
 
 
 class BatchSearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    queries: list[str] = Field(min_length=1, max_length=100, description="Up to 100 queries")
+    queries: list[QueryText] = Field(min_length=1, max_length=100, description="Up to 100 queries")
     k: int = Field(default=10, ge=1, le=50, description="How many measures per query")
     status: list[StatusName] = Field(default_factory=list, description="Only these statuses")
 

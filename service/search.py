@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 import time
 import unicodedata
 from collections import OrderedDict
@@ -106,6 +107,11 @@ def validate_query(query: Any, max_chars: int) -> str:
         raise InvalidRequest(f"the query is {len(query)} characters long; the limit is {max_chars}")
     if "\x00" in query:
         raise InvalidRequest("the query contains a NUL character")
+    if not query.isascii():
+        try:
+            query.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800" in JSON) is not text
+            raise InvalidRequest("the query contains an unpaired surrogate code point") from None
     return query.strip()
 
 
@@ -141,6 +147,8 @@ class SearchEngine:
         encoder_slots: int = 1,
         encoder_wait_seconds: float = 10.0,
         cache_size: int = 1024,
+        result_cache_size: int = 1024,
+        max_batch: int = 100,
     ) -> None:
         self.index = index
         self.encoder = encoder
@@ -152,6 +160,12 @@ class SearchEngine:
         self._encoder_slots = threading.BoundedSemaphore(encoder_slots)
         self._encoder_wait = encoder_wait_seconds
         self._vector_cache = _LRU(cache_size)
+        self._second_worker = ThreadPoolExecutor(max_workers=encoder_slots,
+                                                 thread_name_prefix="second-encoder")
+        # Whole outcomes keyed by (normalised query, k, statuses); a reload builds a new
+        # engine, so a new index never answers from the old one's cache.
+        self._result_cache = _LRU(result_cache_size)
+        self.max_batch = max_batch
         self._numbers = {m.number: row for row, m in enumerate(index.measures)}
         self._footnotes = footnote_links(index.passages)
 
@@ -182,12 +196,16 @@ class SearchEngine:
             if not self._encoder_slots.acquire(timeout=self._encoder_wait):
                 raise Overloaded("the encoder is busy; try again in a moment")
             try:
-                dense = self.encoder.encode_queries([texts[i] for i in missing])
-                second = (
-                    self.second.encode_queries([originals[i] for i in missing])
+                # The two encoders run side by side (each on one thread of its own).
+                pending = (
+                    self._second_worker.submit(
+                        self.second.encode_queries, [originals[i] for i in missing]
+                    )
                     if self.second
                     else None
                 )
+                dense = self.encoder.encode_queries([texts[i] for i in missing])
+                second = pending.result() if pending is not None else None
             finally:
                 self._encoder_slots.release()
             for j, i in enumerate(missing):
@@ -265,9 +283,30 @@ class SearchEngine:
         self, queries: Sequence[str], k: int = 10, statuses: Sequence[str] | None = None
     ) -> list[SearchOutcome]:
         started = time.perf_counter()
+        if len(queries) > self.max_batch:
+            raise InvalidRequest(
+                f"{len(queries)} queries in one batch; the limit is {self.max_batch}"
+            )
         cleaned = [validate_query(q, self.max_query_chars) for q in queries]
         k = validate_k(k, self.max_k)
         wanted = validate_statuses(statuses)
+        keys = [(normalize_query(q), k, wanted) for q in cleaned]
+        found = {i: hit for i, key in enumerate(keys) if (hit := self._result_cache.get(key))}
+        missing = [i for i in range(len(cleaned)) if i not in found]
+        if missing:
+            fresh = self._search_uncached([cleaned[i] for i in missing], k, wanted)
+            for i, outcome in zip(missing, fresh):
+                self._result_cache.put(keys[i], outcome)
+                found[i] = outcome
+        took = round((time.perf_counter() - started) * 1000, 2)
+        return [
+            SearchOutcome(query, found[i].results, took, found[i].signals)
+            for i, query in enumerate(cleaned)
+        ]
+
+    def _search_uncached(
+        self, cleaned: list[str], k: int, wanted: tuple[str, ...]
+    ) -> list[SearchOutcome]:
         intents = [read_intent(q) for q in cleaned]
         expanded = [self.expand(q, intent.language) for q, intent in zip(cleaned, intents)]
         vectors = self.encode_queries(
@@ -292,10 +331,7 @@ class SearchEngine:
                     ),
                 )
             )
-        took = round((time.perf_counter() - started) * 1000, 2)
-        return [
-            SearchOutcome(o.query, o.results, took, o.signals) for o in outcomes
-        ]
+        return outcomes
 
     def _rank(
         self,
@@ -364,3 +400,4 @@ class SearchEngine:
 
     def clear_cache(self) -> None:
         self._vector_cache.clear()
+        self._result_cache.clear()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from indexer.embed import DEFAULT_MODEL
 from service.errors import ConfigError
@@ -32,6 +32,31 @@ class Settings(BaseSettings):
     max_query_chars: int = Field(default=1000, ge=1, le=100_000)
     max_k: int = Field(default=50, ge=1, le=1000)
 
+    # Limits and protections (service/limits.py, service/security.py, service/reload.py).
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)  # 413 beyond
+    max_batch: int = Field(default=100, ge=1, le=100)  # queries per POST /search/batch
+    request_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)  # 503 + Retry-After
+    encoder_slots: int = Field(default=1, ge=1, le=64)  # concurrent query encodings
+    encoder_wait_seconds: float = Field(default=10.0, ge=0, le=600)  # then 503 + Retry-After
+    vector_cache_size: int = Field(default=1024, ge=0, le=1_000_000)  # query embeddings; 0 = off
+    result_cache_size: int = Field(default=1024, ge=0, le=1_000_000)  # search results; 0 = off
+    admin_token: SecretStr | None = None  # enables POST /admin/reload (Authorization: Bearer)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)  # comma-separated
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("admin_token", mode="after")
+    @classmethod
+    def _token_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("the admin token must be at least 16 characters")
+        return value
+
     # Optional OpenAI-compatible chat endpoint for /ask mode=generative (e.g. http://host/v1).
     llm_base_url: str | None = None
     llm_model: str = "default"
@@ -47,7 +72,9 @@ def load_settings() -> Settings:
         problems = []
         for error in exc.errors():
             name = "SHISAKU_" + "_".join(str(part) for part in error["loc"]).upper()
-            problems.append(f"{name}: {error['msg']} (got {error.get('input')!r})")
+            secret = name.endswith(("_TOKEN", "_KEY"))  # never echo a secret
+            got = "value hidden" if secret else f"got {error.get('input')!r}"
+            problems.append(f"{name}: {error['msg']} ({got})")
         raise ConfigError(
             "invalid configuration: " + "; ".join(problems) + ". Fix or unset the variable."
         ) from None

@@ -79,10 +79,14 @@ def server_env(settings, **extra: str) -> dict[str, str]:  # type: ignore[no-unt
     return env
 
 
-def start_server(env: dict[str, str], port: int, timeout: float = 180.0) -> subprocess.Popen[bytes]:
-    """Start `shisaku serve` and wait until /readyz answers 200."""
+def start_server(
+    env: dict[str, str], port: int, timeout: float = 180.0, verbose: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start `shisaku serve` (with INFO logs when ``verbose``) and wait until /readyz answers
+    200. A verbose caller must keep reading ``process.stdout`` so the pipe never fills."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "service.cli", *(["-v"] if verbose else []), "serve",
+         "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

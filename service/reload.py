@@ -1,0 +1,188 @@
+"""Reload the index into a running service: ``POST /admin/reload`` (bearer token) or SIGHUP.
+
+The new engine is loaded completely in a worker thread, from the build the ``index_dir``
+link points at when the reload starts, then installed with one assignment to
+``app.state.engine``: requests in flight finish on the engine they started with, new ones
+get the new one. The loaded models are reused when the new index was built with them (the
+usual case); otherwise they are loaded afresh. A new engine starts with empty caches, so no
+result of the old index is served after a reload. If the new index is unusable, the service
+keeps the old engine and the reload answers 409.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from indexer.build import read_manifest
+from indexer.embed import Encoder
+from service.errors import Forbidden, NotReady, ReloadFailed, ShisakuError, Unauthorized
+from service.runtime import load_engine
+from service.schemas import ErrorResponse
+from service.search import SearchEngine
+from service.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    build_id: str | None
+    previous_build_id: str | None
+    measures: int
+    passages: int
+    models_reloaded: bool
+    took_ms: float
+
+
+class ReloadResponse(BaseModel):
+    status: str = "reloaded"
+    build_id: str | None
+    previous_build_id: str | None
+    measures: int
+    passages: int
+    models_reloaded: bool
+    took_ms: float
+
+
+def _same_model(recorded: Any, model: Encoder | None) -> bool:
+    if model is None or not isinstance(recorded, dict):
+        return model is None and recorded is None
+    return bool(
+        recorded.get("name") == model.name and recorded.get("fingerprint") == model.fingerprint
+    )
+
+
+def load_replacement(settings: Settings, current: SearchEngine) -> tuple[SearchEngine, bool]:
+    """A complete new engine for the index ``settings.index_dir`` points at now.
+
+    Returns it and whether the models had to be loaded again. Raises ReloadFailed.
+    """
+    pinned_dir = Path(settings.index_dir).resolve()  # one build, even if the link moves on
+    manifest = read_manifest(pinned_dir)
+    if manifest is None:
+        raise ReloadFailed(
+            "the index has no readable manifest.json; the service keeps the previous index. "
+            "Rebuild it with `shisaku index`"
+        )
+    reuse = _same_model(manifest.get("dense_model"), current.encoder) and _same_model(
+        manifest.get("second_model"), current.second
+    )
+    pinned = settings.model_copy(update={"index_dir": pinned_dir})
+    try:
+        engine = load_engine(pinned, encoders=(current.encoder, current.second) if reuse else None)
+    except ShisakuError as exc:
+        raise ReloadFailed(
+            f"the new index was not loaded and the service keeps the previous one: {exc.message}"
+        ) from exc
+    return engine, not reuse
+
+
+def _lock(app: FastAPI) -> asyncio.Lock:
+    lock: asyncio.Lock | None = getattr(app.state, "reload_lock", None)
+    if lock is None:
+        lock = app.state.reload_lock = asyncio.Lock()
+    return lock
+
+
+async def reload_index(app: FastAPI) -> ReloadResult:
+    """Load the current index build in the background and swap it in (one at a time)."""
+    async with _lock(app):
+        current: SearchEngine | None = getattr(app.state, "engine", None)
+        if current is None:
+            raise NotReady("the service is still loading; reload once it is ready")
+        started = time.perf_counter()
+        engine, models_reloaded = await asyncio.to_thread(
+            load_replacement, app.state.settings, current
+        )
+        app.state.engine = engine  # the swap: one assignment
+        result = ReloadResult(
+            build_id=engine.index.manifest.get("build_id"),
+            previous_build_id=current.index.manifest.get("build_id"),
+            measures=len(engine.index.measures),
+            passages=len(engine.index.passages),
+            models_reloaded=models_reloaded,
+            took_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+    logger.info(
+        "reloaded the index: build %s -> %s (%d measures) in %.0f ms%s",
+        result.previous_build_id,
+        result.build_id,
+        result.measures,
+        result.took_ms,
+        ", models reloaded" if models_reloaded else "",
+    )
+    return result
+
+
+def watch_sighup(app: FastAPI) -> Callable[[], None]:
+    """Reload on SIGHUP (main thread of a running loop only). Returns the undo function."""
+    loop = asyncio.get_running_loop()
+    pending: set[asyncio.Task[None]] = set()
+
+    async def reload_logged() -> None:
+        try:
+            await reload_index(app)
+        except ShisakuError as exc:
+            logger.error("SIGHUP reload failed: %s", exc.message)
+
+    def on_hangup() -> None:
+        logger.info("SIGHUP: reloading the index")
+        task = loop.create_task(reload_logged())
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    try:
+        loop.add_signal_handler(signal.SIGHUP, on_hangup)
+    except (ValueError, RuntimeError, NotImplementedError, AttributeError):
+        return lambda: None  # not the main thread (tests' in-process clients) or no SIGHUP
+
+    def undo() -> None:
+        loop.remove_signal_handler(signal.SIGHUP)
+
+    return undo
+
+
+_bearer = HTTPBearer(auto_error=False, description="SHISAKU_ADMIN_TOKEN")
+
+
+def add_admin_routes(app: FastAPI, settings: Settings) -> None:
+    """``POST /admin/reload``, only when SHISAKU_ADMIN_TOKEN is set (otherwise no route: 404)."""
+    if settings.admin_token is None:
+        return
+    expected = settings.admin_token.get_secret_value().encode("utf-8")
+
+    def authorize(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> None:
+        client = request.client.host if request.client else "?"
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            logger.warning("refused %s from %s: no bearer token", request.url.path, client)
+            raise Unauthorized("send the admin token as `Authorization: Bearer <token>`")
+        given = credentials.credentials.encode("utf-8", "replace")
+        if not hmac.compare_digest(given, expected):
+            logger.warning("refused %s from %s: wrong admin token", request.url.path, client)
+            raise Forbidden("the admin token is not valid")
+
+    @app.post(
+        "/admin/reload",
+        response_model=ReloadResponse,
+        tags=["admin"],
+        dependencies=[Depends(authorize)],
+        responses={code: {"model": ErrorResponse} for code in (401, 403, 409)},
+    )
+    async def admin_reload(request: Request) -> ReloadResponse:
+        """Load the index `shisaku index` last built and swap it in without dropping requests."""
+        return ReloadResponse(**asdict(await reload_index(request.app)))
