@@ -33,8 +33,9 @@ def signals_for(engine, text: str, original: str) -> Signals:  # type: ignore[no
     raw = engine.encode_queries([normalize_query(original)], [normalize_query(original)])[0]
     out = {}
     for tag, v in (("exp", vec), ("raw", raw)):
-        out[f"e5_best_{tag}"] = max_per_group(engine._all_scores(idx.dense_passages, v.dense),
-                                              groups, n)
+        out[f"e5_best_{tag}"] = max_per_group(
+            engine._all_scores(idx.dense_passages, v.dense), groups, n
+        )
         out[f"e5_whole_{tag}"] = engine._all_scores(idx.dense_measures, v.dense)
     out["use_best"] = max_per_group(engine._all_scores(idx.second_passages, vec.second), groups, n)
     out["use_whole"] = engine._all_scores(idx.second_measures, vec.second)
@@ -60,18 +61,19 @@ METHODS: dict[str, Callable[[Signals], np.ndarray]] = {
     "USE alone (query as written)": lambda s: s["use_best"],
     "e5 + glossary": lambda s: s["e5_best_exp"],
     "e5 best + 0.5 whole, + glossary": lambda s: s["e5_best_exp"] + W * s["e5_whole_exp"],
-    "z-fusion e5 + BM25, glossary": lambda s: zscore(s["e5_best_exp"] + W * s["e5_whole_exp"])
-    + zscore(s["bm25_exp"]),
-    "z-fusion e5 + USE + BM25, glossary (service)": lambda s: zscore(
-        s["e5_best_exp"] + W * s["e5_whole_exp"]
-    )
-    + zscore(s["use_best"] + W * s["use_whole"])
-    + zscore(s["bm25_exp"]),
-    "same, without whole-measure for USE": lambda s: zscore(
-        s["e5_best_exp"] + W * s["e5_whole_exp"]
-    )
-    + zscore(s["use_best"])
-    + zscore(s["bm25_exp"]),
+    "z-fusion e5 + BM25, glossary": lambda s: (
+        zscore(s["e5_best_exp"] + W * s["e5_whole_exp"]) + zscore(s["bm25_exp"])
+    ),
+    "z-fusion e5 + USE + BM25, glossary (service)": lambda s: (
+        zscore(s["e5_best_exp"] + W * s["e5_whole_exp"])
+        + zscore(s["use_best"] + W * s["use_whole"])
+        + zscore(s["bm25_exp"])
+    ),
+    "same, without whole-measure for USE": lambda s: (
+        zscore(s["e5_best_exp"] + W * s["e5_whole_exp"])
+        + zscore(s["use_best"])
+        + zscore(s["bm25_exp"])
+    ),
 }
 
 
@@ -82,8 +84,9 @@ def main() -> int:
     rows = []
     for q in questions:
         language = read_intent(q.question).language
-        rows.append((q, language, signals_for(engine, engine.expand(q.question, language),
-                                              q.question)))
+        rows.append(
+            (q, language, signals_for(engine, engine.expand(q.question, language), q.question))
+        )
     numbers = np.array([m.number for m in engine.index.measures])
     print(f"{len(questions)} answerable questions (status lists excluded)")
     print(f"{'method':<48}{'hit@1 ja':>9}{'hit@1 en':>9}{'hit@5 all':>10}")
@@ -94,8 +97,10 @@ def main() -> int:
             order = numbers[np.argsort(-method(s), kind="stable")]
             hits1[language].append(order[0] in q.gold)
             hits5.append(bool(set(order[:5]) & set(q.gold)))
-        print(f"{name:<48}{np.mean(hits1['ja']):>9.3f}{np.mean(hits1['en']):>9.3f}"
-              f"{np.mean(hits5):>10.3f}")
+        print(
+            f"{name:<48}{np.mean(hits1['ja']):>9.3f}{np.mean(hits1['en']):>9.3f}"
+            f"{np.mean(hits5):>10.3f}"
+        )
     return 0
 
 

@@ -161,10 +161,12 @@ def main() -> int:
         cited = list(dict.fromkeys(c.number for c in answer.citations))
         if args.verbose:
             mark = "ok " if answer.answerable == bool(gold) else "BAD"
-            print(f"{mark} {q['id']:7} {q['kind'][:8]:8} ans={answer.answerable!s:5} "
-                  f"gold={sorted(gold)} cited={cited} dense={f.dense_top:.3f} "
-                  f"absent={list(f.absent_concepts)} nouns={list(f.absent_nouns)} "
-                  f"| {q['question'][:50]}")
+            print(
+                f"{mark} {q['id']:7} {q['kind'][:8]:8} ans={answer.answerable!s:5} "
+                f"gold={sorted(gold)} cited={cited} dense={f.dense_top:.3f} "
+                f"absent={list(f.absent_concepts)} nouns={list(f.absent_nouns)} "
+                f"| {q['question'][:50]}"
+            )
         if not gold:
             s["unanswerable"] += 1
             s["unanswerable_refused"] += not answer.answerable
@@ -179,8 +181,10 @@ def main() -> int:
         s["cited"] += len(cited)
         s["cited_gold"] += len(gold & set(cited))
     print(f"thresholds: { {lang: vars(t) for lang, t in THRESHOLDS.items()} }")
-    header = (f"{'lang':<6}{'unanswerable refused':>22}{'answerable refused':>20}"
-              f"{'a cited measure gold':>22}{'first cited gold':>18}{'cited gold':>12}")
+    header = (
+        f"{'lang':<6}{'unanswerable refused':>22}{'answerable refused':>20}"
+        f"{'a cited measure gold':>22}{'first cited gold':>18}{'cited gold':>12}"
+    )
     print(header)
     total: dict[str, int] = defaultdict(int)
     for lang in sorted(stats) + ["all"]:
@@ -189,10 +193,12 @@ def main() -> int:
             for key, value in s.items():
                 total[key] += value
         answered = max(s["answered"], 1)
-        print(f"{lang:<6}{s['unanswerable_refused']:>15} / {s['unanswerable']:<4}"
-              f"{s['answerable_refused']:>13} / {s['answerable']:<4}"
-              f"{s['any_cited_gold'] / answered:>22.3f}{s['first_cited_gold'] / answered:>18.3f}"
-              f"{s['cited_gold'] / max(s['cited'], 1):>12.3f}")
+        print(
+            f"{lang:<6}{s['unanswerable_refused']:>15} / {s['unanswerable']:<4}"
+            f"{s['answerable_refused']:>13} / {s['answerable']:<4}"
+            f"{s['any_cited_gold'] / answered:>22.3f}{s['first_cited_gold'] / answered:>18.3f}"
+            f"{s['cited_gold'] / max(s['cited'], 1):>12.3f}"
+        )
 
     langs = sorted({i.lang for i in items})
     whole = fit(items)
@@ -217,8 +223,10 @@ def main() -> int:
         answer = answer_question(engine, question)
         refused_count += not answer.answerable
         f = answer.decision.features
-        print(f"  {'refused ' if not answer.answerable else 'ANSWERED'} {lang} "
-              f"dense={f.dense_top:.3f} | {question} | {answer.decision.reason}")
+        print(
+            f"  {'refused ' if not answer.answerable else 'ANSWERED'} {lang} "
+            f"dense={f.dense_top:.3f} | {question} | {answer.decision.reason}"
+        )
     print(f"sanity list refused: {refused_count} / {len(SANITY)}")
     return 0
 

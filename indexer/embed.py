@@ -68,7 +68,8 @@ def weights_fingerprint(paths: list[Path], root: Path | None = None) -> str:
 
 def _weight_files(folder: Path) -> list[Path]:
     return sorted(
-        p for p in folder.rglob("*")
+        p
+        for p in folder.rglob("*")
         if p.is_file() and p.name.endswith(_WEIGHT_SUFFIXES) and "training_args" not in p.name
     )
 
@@ -220,7 +221,11 @@ def load_encoder(model: str, cache_dir: Path, threads: int = 1) -> Encoder:
     encoder = SentenceTransformerEncoder(st_model, model, path, query_prompt, passage_prompt)
     logger.info(
         "loaded embedding model %s from %s (dim %d, prompts %r/%r)",
-        model, path, encoder.dimension, query_prompt, passage_prompt,
+        model,
+        path,
+        encoder.dimension,
+        query_prompt,
+        passage_prompt,
     )
     return encoder
 

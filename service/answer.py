@@ -113,21 +113,28 @@ OFF_REPORT_CONCEPTS: tuple[tuple[str, str], ...] = (
     ("visa waiver|visa exemption|visa-free", "査証免除|ビザ免除"),
     ("tourist visa|sightseeing", "観光ビザ|観光査証|観光目的"),
     ("student visa", "留学ビザ|留学"),
-    ("part-time job|part-time work|permission to engage in activity other than that permitted",
-     "資格外活動|アルバイト"),
-    ("spouse visa|spouse of Japanese national|spouse|married to a Japanese",
-     "配偶者|日本人の配偶者等|配偶者ビザ"),
+    (
+        "part-time job|part-time work|permission to engage in activity other than that permitted",
+        "資格外活動|アルバイト",
+    ),
+    (
+        "spouse visa|spouse of Japanese national|spouse|married to a Japanese",
+        "配偶者|日本人の配偶者等|配偶者ビザ",
+    ),
     ("marriage visa|international marriage|marriage|divorce", "国際結婚|結婚|婚姻|離婚"),
     ("family stay|dependent visa|dependant visa", "家族滞在|家族ビザ"),
-    ("highly skilled professional|highly skilled foreign professional|HSP",
-     "高度専門職|高度人材"),
+    ("highly skilled professional|highly skilled foreign professional|HSP", "高度専門職|高度人材"),
     ("points-based system|point-based system", "高度人材ポイント|ポイント制"),
     ("working holiday", "ワーキングホリデー|ワーホリ"),
     ("startup visa|start-up visa|entrepreneur visa", "スタートアップビザ|起業ビザ|外国人起業"),
-    ("business manager visa|investor visa|business management visa",
-     "経営・管理|経営管理ビザ|投資・経営"),
-    ("engineer humanities international services|engineer visa|work visa",
-     "技術・人文知識・国際業務|技人国|就労ビザ"),
+    (
+        "business manager visa|investor visa|business management visa",
+        "経営・管理|経営管理ビザ|投資・経営",
+    ),
+    (
+        "engineer humanities international services|engineer visa|work visa",
+        "技術・人文知識・国際業務|技人国|就労ビザ",
+    ),
     ("entertainer visa", "興行ビザ|在留資格「興行」"),
     ("digital nomad", "デジタルノマド"),
     ("medical stay|medical visa", "医療滞在"),
@@ -137,8 +144,10 @@ OFF_REPORT_CONCEPTS: tuple[tuple[str, str], ...] = (
     ("income tax|resident tax|residence tax|inheritance tax", "所得税|住民税|相続税"),
     ("minimum wage|hourly wage", "最低賃金|時給"),
     ("overtime", "残業|時間外労働"),
-    ("recognition rate|approval rate|acceptance rate|rejection rate|grant rate",
-     "認定率|難民認定率|承認率|不認定率|許可率"),
+    (
+        "recognition rate|approval rate|acceptance rate|rejection rate|grant rate",
+        "認定率|難民認定率|承認率|不認定率|許可率",
+    ),
     ("waiting time|wait time", "待ち時間|待機時間|行列"),
     ("passport", "旅券|パスポート"),
     ("fingerprint|fingerprinting", "指紋"),
@@ -245,8 +254,10 @@ class _Concepts:
         stems = {_stem(word) for word in normalize(text).split()}
         for term, english in self.absent_japanese.items():
             label = f"{english} ({term})"
-            if " " not in english and _stem(normalize(english)) in stems and not any(
-                english in f for f in found
+            if (
+                " " not in english
+                and _stem(normalize(english)) in stems
+                and not any(english in f for f in found)
             ):
                 found.append(label)
         return found
@@ -402,8 +413,10 @@ def _spans_for_hit(hit: MeasureHit, second: bool) -> list[tuple[Field, int, int]
     if not hit.passages:
         return []
     chosen = [hit.passages[0]]
-    if second and len(hit.passages) > 1 and hit.passages[1].score >= PASSAGE_SCORE_RATIO * max(
-        hit.passages[0].score, 1e-9
+    if (
+        second
+        and len(hit.passages) > 1
+        and hit.passages[1].score >= PASSAGE_SCORE_RATIO * max(hit.passages[0].score, 1e-9)
     ):
         chosen.append(hit.passages[1])
     measure = hit.measure
@@ -429,7 +442,8 @@ def _spans_for_hit(hit: MeasureHit, second: bool) -> list[tuple[Field, int, int]
     unique = sorted(set(spans), key=lambda s: (order[s[0]], s[1]))
     # Drop spans nested in another span of the same field.
     return [
-        s for s in unique
+        s
+        for s in unique
         if not any(o != s and o[0] == s[0] and o[1] <= s[1] and s[2] <= o[2] for o in unique)
     ]
 
@@ -457,8 +471,10 @@ def _numbers_ja(numbers: Sequence[int]) -> str:
 
 def _status_list_answer(outcome: SearchOutcome, language: str) -> tuple[str, list[Citation]]:
     statuses = outcome.signals.intent.status_words
-    by_status = {s: sorted(h.measure.number for h in outcome.results if h.measure.status == s)
-                 for s in statuses}
+    by_status = {
+        s: sorted(h.measure.number for h in outcome.results if h.measure.status == s)
+        for s in statuses
+    }
     lines = []
     for status, numbers in by_status.items():
         if language == "ja":
@@ -512,9 +528,7 @@ def compose_extractive(outcome: SearchOutcome) -> tuple[str, list[Citation]]:
     for hit in hits:
         m = hit.measure
         if language == "en":
-            lines.append(
-                f"Measure {m.number} ({m.status_en}): the report says, in Japanese:"
-            )
+            lines.append(f"Measure {m.number} ({m.status_en}): the report says, in Japanese:")
         for fld, start, end in _spans_for_hit(hit, second=hit is hits[0]):
             cited = citation(m, fld, start, end)
             citations.append(cited)
@@ -601,7 +615,9 @@ def validate_mode(mode: object) -> Mode:
 
 
 def retrieve(
-    engine: SearchEngine, question: str, k: int = DEFAULT_ASK_K,
+    engine: SearchEngine,
+    question: str,
+    k: int = DEFAULT_ASK_K,
     statuses: Sequence[str] | None = None,
 ) -> tuple[SearchOutcome, Decision]:
     """Search and decide answerability (the first half of answering, used by streaming)."""

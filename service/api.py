@@ -47,7 +47,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def error_json(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_json(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(
         status_code=status, content={"error": {"code": code, "message": message}}, headers=headers
     )
@@ -60,7 +62,9 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
             return 400, "malformed_json", "the request body is not valid JSON"
     parts = []
     for error in errors[:3]:
-        location = ".".join(str(p) for p in error.get("loc", ()) if p not in ("query", "body", "path"))
+        location = ".".join(
+            str(p) for p in error.get("loc", ()) if p not in ("query", "body", "path")
+        )
         message = error.get("msg")
         if error.get("type") == "string_pattern_mismatch":  # QUERY_PATTERN
             message = "must contain a non-space character and no NUL character"
@@ -192,7 +196,9 @@ def add_routes(app: FastAPI) -> None:
         q: Annotated[
             str,
             Query(
-                min_length=1, max_length=1000, pattern=QUERY_PATTERN,
+                min_length=1,
+                max_length=1000,
+                pattern=QUERY_PATTERN,
                 description="Question or keywords",
             ),
         ],
@@ -240,9 +246,9 @@ def add_routes(app: FastAPI) -> None:
                 path=str(engine.encoder.path),
                 dimension=engine.encoder.dimension,
             ),
-            second_model=None if second is None else ModelInfo(
-                name=second.name, path=None, dimension=second.dimension
-            ),
+            second_model=None
+            if second is None
+            else ModelInfo(name=second.name, path=None, dimension=second.dimension),
             index={
                 "path": str(engine.index.path),
                 "built_at": manifest.get("built_at"),

@@ -49,12 +49,18 @@ def answer_chunks(text: str) -> list[str]:
 def add_ask_routes(app: FastAPI) -> None:
     from service.api import engine_of
 
-    @app.post("/ask", response_model=AskResponse, response_model_exclude_none=True, tags=["answers"])
+    @app.post(
+        "/ask", response_model=AskResponse, response_model_exclude_none=True, tags=["answers"]
+    )
     def ask(request: Request, body: AskRequest) -> AskResponse:
         """Answer a question from the report, with citations (extractive or generative)."""
         answer = answer_question(
-            engine_of(request), body.question, k=body.k, statuses=body.status,
-            mode=body.mode, llm=llm_of(request),
+            engine_of(request),
+            body.question,
+            k=body.k,
+            statuses=body.status,
+            mode=body.mode,
+            llm=llm_of(request),
         )
         return AskResponse.of(answer)
 
@@ -62,8 +68,12 @@ def add_ask_routes(app: FastAPI) -> None:
         "/ask/stream",
         tags=["answers"],
         response_class=StreamingResponse,
-        responses={200: {"description": "Server-sent events",
-                         "content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}}}},
+        responses={
+            200: {
+                "description": "Server-sent events",
+                "content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}},
+            }
+        },
     )
     def ask_stream(request: Request, body: AskRequest) -> StreamingResponse:
         """The /ask answer as server-sent events: results, answer chunks, citations, done."""
@@ -82,7 +92,11 @@ def add_ask_routes(app: FastAPI) -> None:
                 yield sse("answer", {"text": chunk})
             response = AskResponse.of(answer)
             yield sse("citations", {"citations": [c.model_dump() for c in response.citations]})
-            done: dict[str, Any] = {"answerable": answer.answerable, "mode": answer.mode, "took_ms": answer.took_ms}
+            done: dict[str, Any] = {
+                "answerable": answer.answerable,
+                "mode": answer.mode,
+                "took_ms": answer.took_ms,
+            }
             if answer.warning:
                 done["warning"] = answer.warning
             yield sse("done", done)

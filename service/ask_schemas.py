@@ -15,7 +15,9 @@ ModeName = Literal["extractive", "generative"]
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(min_length=1, max_length=1000, description="A question, Japanese or English")
+    question: str = Field(
+        min_length=1, max_length=1000, description="A question, Japanese or English"
+    )
     k: int = Field(default=DEFAULT_ASK_K, ge=1, le=MAX_ASK_K, description="Measures to retrieve")
     status: list[StatusName] = Field(default_factory=list, description="Only these statuses")
     mode: ModeName = Field(default="extractive", description="extractive (default) or generative")

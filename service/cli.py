@@ -52,11 +52,14 @@ def cmd_index(args: argparse.Namespace) -> int:
         if done >= total:
             bar.close()
 
-    manifest = build_index(Path(settings.corpus), Path(settings.index_dir), encoder, second,
-                           progress=progress)
+    manifest = build_index(
+        Path(settings.corpus), Path(settings.index_dir), encoder, second, progress=progress
+    )
     counts = manifest["counts"]
-    print(f"built index at {settings.index_dir}: {counts['measures']} measures, "
-          f"{counts['passages']} passages in {manifest['build_seconds']:.1f} s")
+    print(
+        f"built index at {settings.index_dir}: {counts['measures']} measures, "
+        f"{counts['passages']} passages in {manifest['build_seconds']:.1f} s"
+    )
     return 0
 
 
@@ -68,8 +71,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from service.index import verify_files
 
     settings = _settings(args)
-    settings = settings.model_copy(update={
-        "host": args.host or settings.host, "port": args.port or settings.port})
+    settings = settings.model_copy(
+        update={"host": args.host or settings.host, "port": args.port or settings.port}
+    )
     index_dir = Path(settings.index_dir)
     manifest = read_manifest(index_dir)
     if manifest is None:
@@ -84,8 +88,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             server.should_exit = True
 
     app = create_app(settings, on_fatal=on_fatal)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port,
-                            log_level=settings.log_level, access_log=False)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False
+    )
     server = uvicorn.Server(config)
     server.run()
     return exit_code["value"]
@@ -112,8 +117,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 0
     print(f"{len(response.results)} results for {response.query!r} ({response.took_ms:.0f} ms)")
     for rank, result in enumerate(response.results, start=1):
-        print(f"\n{rank}. 施策{result.number} [{result.status} / {result.status_en}] "
-              f"score {result.score:.2f}")
+        print(
+            f"\n{rank}. 施策{result.number} [{result.status} / {result.status_en}] "
+            f"score {result.score:.2f}"
+        )
         print(f"   {_shorten(result.target, 110)}")
         for passage in result.passages[:2]:
             print(f"   > ({passage.field}) {_shorten(passage.text, 110)}")
@@ -149,8 +156,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(f"{report['answerable']} answerable of {report['questions']} questions")
     print(f"{'group':<22}{'n':>5}{'hit@1':>8}{'hit@5':>8}{'MRR@10':>8}")
     for key, s in report["scores"].items():
-        print(f"{key:<22}{s['count']:>5}{s['hit_at_1']:>8.3f}{s['hit_at_5']:>8.3f}"
-              f"{s['mrr_at_10']:>8.3f}")
+        print(
+            f"{key:<22}{s['count']:>5}{s['hit_at_1']:>8.3f}{s['hit_at_5']:>8.3f}"
+            f"{s['mrr_at_10']:>8.3f}"
+        )
     if args.misses:
         for miss in report["misses"]:
             print(f"  miss {miss['id']}: gold {miss['gold']} got {miss['got']}  {miss['question']}")
@@ -162,10 +171,14 @@ def cmd_info(args: argparse.Namespace) -> int:
     manifest = engine.index.manifest
     info = {
         "model": {"name": engine.encoder.name, "dimension": engine.encoder.dimension},
-        "second_model": None if engine.second is None else {
-            "name": engine.second.name, "dimension": engine.second.dimension},
-        "index": {"path": str(engine.index.path), "built_at": manifest.get("built_at"),
-                  "counts": manifest.get("counts")},
+        "second_model": None
+        if engine.second is None
+        else {"name": engine.second.name, "dimension": engine.second.dimension},
+        "index": {
+            "path": str(engine.index.path),
+            "built_at": manifest.get("built_at"),
+            "counts": manifest.get("counts"),
+        },
     }
     print(json.dumps(info, ensure_ascii=False, indent=2))
     return 0
@@ -176,7 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def add(name: str, handler: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+    def add(
+        name: str, handler: Callable[[argparse.Namespace], int], help: str
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help)
         p.set_defaults(handler=handler)
         p.add_argument("--index-dir", help="index directory (default: SHISAKU_INDEX_DIR)")

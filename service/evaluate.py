@@ -81,8 +81,14 @@ def evaluate(engine: SearchEngine, questions: list[Question], k: int = 10) -> di
         for key in ("all", f"lang:{question.lang}", f"kind:{question.kind}"):
             groups[key].append(rank)
         if rank != 0:
-            misses.append({"id": question.id, "question": question.question,
-                           "gold": list(question.gold), "got": numbers[:5]})
+            misses.append(
+                {
+                    "id": question.id,
+                    "question": question.question,
+                    "gold": list(question.gold),
+                    "got": numbers[:5],
+                }
+            )
     return {
         "questions": len(questions),
         "answerable": len(answerable),

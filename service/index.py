@@ -59,15 +59,20 @@ def verify_files(path: Path, manifest: dict[str, Any]) -> None:
             raise _fail(path, f"file {name} does not match its checksum (truncated or modified)")
 
 
-def check_models(path: Path, manifest: dict[str, Any], encoder: Encoder, second: Encoder | None) -> None:
+def check_models(
+    path: Path, manifest: dict[str, Any], encoder: Encoder, second: Encoder | None
+) -> None:
     """Refuse an index built with other models than the ones loaded."""
     for key, model in (("dense_model", encoder), ("second_model", second)):
         recorded = manifest.get(key)
         if model is None and recorded is None:
             continue
         if model is None or recorded is None:
-            raise _fail(path, f"{key} is {recorded and recorded.get('name')!r} in the index but "
-                        f"{model and model.name!r} is configured")
+            raise _fail(
+                path,
+                f"{key} is {recorded and recorded.get('name')!r} in the index but "
+                f"{model and model.name!r} is configured",
+            )
         if recorded.get("name") != model.name or recorded.get("fingerprint") != model.fingerprint:
             raise _fail(
                 path,
@@ -89,8 +94,9 @@ def load_index(path: Path, encoder: Encoder, second: Encoder | None) -> LoadedIn
     if manifest is None:
         raise _fail(path, f"{build.MANIFEST} is missing or not valid JSON")
     if manifest.get("schema_version") != build.SCHEMA_VERSION:
-        raise _fail(path, f"schema version {manifest.get('schema_version')} is not "
-                    f"{build.SCHEMA_VERSION}")
+        raise _fail(
+            path, f"schema version {manifest.get('schema_version')} is not {build.SCHEMA_VERSION}"
+        )
     verify_files(path, manifest)
     check_models(path, manifest, encoder, second)
     try:

@@ -76,8 +76,11 @@ def render_search(response: SearchResponse) -> str:
 
 
 def render_measure(m: MeasureOut) -> str:
-    parts = [f"施策{m.number} [{m.status} / {m.status_en}]", f"対象施策: {m.target}",
-             f"実施状況の説明: {m.explanation}"]
+    parts = [
+        f"施策{m.number} [{m.status} / {m.status_en}]",
+        f"対象施策: {m.target}",
+        f"実施状況の説明: {m.explanation}",
+    ]
     if m.notes:
         parts.append(f"注: {m.notes}")
     return "\n".join(parts)
@@ -87,8 +90,10 @@ def render_answer(response: AskResponse) -> str:
     lines = [response.answer]
     if response.citations:
         lines.append("")
-        lines += [f"［施策{c.number}］({c.field} {c.start}–{c.end}) {_short(c.quote)}"
-                  for c in response.citations]
+        lines += [
+            f"［施策{c.number}］({c.field} {c.start}–{c.end}) {_short(c.quote)}"
+            for c in response.citations
+        ]
     if response.warning:
         lines.append(f"warning: {response.warning}")
     return "\n".join(lines)
@@ -148,7 +153,8 @@ def build_mcp_server(get_engine: EngineGetter) -> MCPServer:
             results=[SimilarMeasure(**MeasureOut.of(m).model_dump(), score=s) for m, s in pairs],
         )
         text = "\n".join(
-            f"施策{r.number} [{r.status}] {r.score:.3f} {_short(r.target, 80)}" for r in response.results
+            f"施策{r.number} [{r.status}] {r.score:.3f} {_short(r.target, 80)}"
+            for r in response.results
         )
         return _result(response, f"measures similar to 施策{number}:\n{text}")
 
@@ -162,7 +168,9 @@ def build_mcp_server(get_engine: EngineGetter) -> MCPServer:
     )
     async def answer_question_tool(
         question: Annotated[str, Field(description="the question / 質問")],
-        k: Annotated[int, Field(description=f"measures to retrieve (1-{MAX_ASK_K})")] = DEFAULT_ASK_K,
+        k: Annotated[
+            int, Field(description=f"measures to retrieve (1-{MAX_ASK_K})")
+        ] = DEFAULT_ASK_K,
     ) -> Annotated[CallToolResult, AskResponse]:
         answer = await _call(lambda: answer_question(get_engine(), question, k=k))
         response = AskResponse.of(answer)

@@ -31,7 +31,11 @@ def load_encoders(settings: Settings) -> tuple[Encoder, Encoder | None]:
     encoder = load_encoder(
         settings.embedding_model, Path(settings.model_cache), threads=settings.torch_threads
     )
-    second = load_use_encoder(threads=settings.torch_threads) if settings.second_encoder == "use" else None
+    second = (
+        load_use_encoder(threads=settings.torch_threads)
+        if settings.second_encoder == "use"
+        else None
+    )
     return encoder, second
 
 

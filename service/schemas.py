@@ -135,7 +135,9 @@ class HealthResponse(BaseModel):
 class SimilarTextRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, max_length=1000, pattern=QUERY_PATTERN, description="Any free text")
+    text: str = Field(
+        min_length=1, max_length=1000, pattern=QUERY_PATTERN, description="Any free text"
+    )
     k: int = Field(default=5, ge=1, le=50, description="How many measures to return")
 
 

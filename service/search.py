@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 import time
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,9 +126,7 @@ def validate_statuses(statuses: Sequence[str] | None) -> tuple[str, ...]:
         return ()
     unknown = [s for s in statuses if s not in STATUSES]
     if unknown:
-        raise InvalidRequest(
-            f"unknown status {unknown[0]!r}; use one of {', '.join(STATUSES)}"
-        )
+        raise InvalidRequest(f"unknown status {unknown[0]!r}; use one of {', '.join(STATUSES)}")
     return tuple(dict.fromkeys(statuses))
 
 
@@ -160,8 +158,9 @@ class SearchEngine:
         self._encoder_slots = threading.BoundedSemaphore(encoder_slots)
         self._encoder_wait = encoder_wait_seconds
         self._vector_cache = _LRU(cache_size)
-        self._second_worker = ThreadPoolExecutor(max_workers=encoder_slots,
-                                                 thread_name_prefix="second-encoder")
+        self._second_worker = ThreadPoolExecutor(
+            max_workers=encoder_slots, thread_name_prefix="second-encoder"
+        )
         # Whole outcomes keyed by (normalised query, k, statuses); a reload builds a new
         # engine, so a new index never answers from the old one's cache.
         self._result_cache = _LRU(result_cache_size)

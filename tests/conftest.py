@@ -85,8 +85,15 @@ def start_server(
     """Start `shisaku serve` (with INFO logs when ``verbose``) and wait until /readyz answers
     200. A verbose caller must keep reading ``process.stdout`` so the pipe never fills."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", *(["-v"] if verbose else []), "serve",
-         "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "service.cli",
+            *(["-v"] if verbose else []),
+            "serve",
+            "--port",
+            str(port),
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -75,7 +75,9 @@ def test_ask_ja_cites_measure_7_note(server_url: str) -> None:
 
 def test_ask_en_gets_an_english_lead_line(server_url: str) -> None:
     body = post(
-        server_url, "/ask", {"question": "Which fields were added to Specified Skilled Worker (ii)?"}
+        server_url,
+        "/ask",
+        {"question": "Which fields were added to Specified Skilled Worker (ii)?"},
     ).json()
     assert body["answerable"] is True
     assert "Measure 7 (implemented):" in body["answer"]

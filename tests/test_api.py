@@ -48,7 +48,9 @@ def test_ssw_ii_question_returns_measure_7_with_footnote(server_url: str, query:
     assert notes, "the footnote listing the 11 fields should be among the matching passages"
     assert any("ビルクリーニング分野" in p["text"] for p in notes)
     for passage in first["passages"]:
-        field = {"target": "target", "explanation": "explanation", "note": "notes"}[passage["field"]]
+        field = {"target": "target", "explanation": "explanation", "note": "notes"}[
+            passage["field"]
+        ]
         assert first[field][passage["start"] : passage["end"]] == passage["text"]
 
 
@@ -69,7 +71,8 @@ def test_post_search_matches_get(server_url: str) -> None:
 
 def test_status_filter_is_repeatable(server_url: str) -> None:
     response = httpx.get(
-        server_url + "/search", params=[("q", "外国人"), ("status", "検討中"), ("status", "実施中")],
+        server_url + "/search",
+        params=[("q", "外国人"), ("status", "検討中"), ("status", "実施中")],
         timeout=30,
     )
     statuses = {r["status"] for r in response.json()["results"]}
@@ -119,7 +122,9 @@ def test_bad_search_input_gets_json_4xx(server_url: str, params: dict, status: i
 
 def test_malformed_json_body_gets_400(server_url: str) -> None:
     response = httpx.post(
-        server_url + "/search", content='{"q": "難民",'.encode(), timeout=30,
+        server_url + "/search",
+        content='{"q": "難民",'.encode(),
+        timeout=30,
         headers={"content-type": "application/json"},
     )
     assert response.status_code == 400
@@ -127,8 +132,15 @@ def test_malformed_json_body_gets_400(server_url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "body", [{"q": " "}, {"q": "難民", "k": 100}, {"q": "難民", "status": ["done"]}, {"k": 3},
-             {"q": "難民", "extra": 1}, ["難民"]]
+    "body",
+    [
+        {"q": " "},
+        {"q": "難民", "k": 100},
+        {"q": "難民", "status": ["done"]},
+        {"k": 3},
+        {"q": "難民", "extra": 1},
+        ["難民"],
+    ],
 )
 def test_bad_post_bodies_get_json_4xx(server_url: str, body: object) -> None:
     response = httpx.post(server_url + "/search", json=body, timeout=30)

@@ -53,8 +53,9 @@ class ExplodingEncoder:
         return self.inner.encode_queries(texts)
 
 
-def test_failed_build_leaves_previous_index_intact(built_index: Path, settings, encoders,
-                                                   tmp_path: Path) -> None:
+def test_failed_build_leaves_previous_index_intact(
+    built_index: Path, settings, encoders, tmp_path: Path
+) -> None:
     home = tmp_path / "home"
     home.mkdir()
     link = home / "index"
@@ -70,8 +71,9 @@ def test_failed_build_leaves_previous_index_intact(built_index: Path, settings, 
     assert len(loaded.measures) == 33
 
 
-def test_rebuild_swaps_link_and_removes_old_build(built_index: Path, settings, encoders,
-                                                  tmp_path: Path) -> None:
+def test_rebuild_swaps_link_and_removes_old_build(
+    built_index: Path, settings, encoders, tmp_path: Path
+) -> None:
     home = tmp_path / "home"
     home.mkdir()
     shutil.copytree(built_index.resolve(), home / "index-old")
@@ -99,8 +101,9 @@ def test_tampered_text_is_refused(built_index: Path, encoders, tmp_path: Path) -
         load_index(copy, *encoders)
 
 
-def test_index_built_for_another_model_is_refused(built_index: Path, encoders,
-                                                   tmp_path: Path) -> None:
+def test_index_built_for_another_model_is_refused(
+    built_index: Path, encoders, tmp_path: Path
+) -> None:
     copy = copy_index(built_index, tmp_path)
     manifest = json.loads((copy / MANIFEST).read_text(encoding="utf-8"))
     manifest["dense_model"]["name"] = "some/other-model"
@@ -112,3 +115,21 @@ def test_index_built_for_another_model_is_refused(built_index: Path, encoders,
 def test_missing_index_says_how_to_build(encoders, tmp_path: Path) -> None:
     with pytest.raises(IndexError_, match="shisaku index"):
         load_index(tmp_path / "nothing-here", *encoders)
+
+
+def test_abandoned_build_directories_are_cleaned(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from indexer.build import remove_abandoned_builds
+
+    dead_pid = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead_pid.wait()
+    abandoned = tmp_path / f".index-build-{dead_pid.pid}-abc"
+    running = tmp_path / f".index-build-{os.getpid()}-def"
+    for folder in (abandoned, running):
+        folder.mkdir()
+        (folder / "measures.json").write_text("[]")
+    assert remove_abandoned_builds(tmp_path, "index") == [abandoned]
+    assert not abandoned.exists() and running.exists()

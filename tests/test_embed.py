@@ -33,15 +33,24 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def test_converted_folder_is_complete(e5_model_dir: Path) -> None:
     for name in (
-        "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-        "special_tokens_map.json", "modules.json", "sentence_bert_config.json",
-        "1_Pooling/config.json", "config_sentence_transformers.json", "SOURCE.md",
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "modules.json",
+        "sentence_bert_config.json",
+        "1_Pooling/config.json",
+        "config_sentence_transformers.json",
+        "SOURCE.md",
     ):
         assert (e5_model_dir / name).is_file(), name
     config = json.loads((e5_model_dir / "config.json").read_text())
     assert config["architectures"] == ["BertModel"]
     assert (config["hidden_size"], config["num_hidden_layers"], config["intermediate_size"]) == (
-        384, 12, 1536,
+        384,
+        12,
+        1536,
     )
     prompts = json.loads((e5_model_dir / "config_sentence_transformers.json").read_text())
     assert prompts["prompts"] == {"query": "query: ", "passage": "passage: "}

@@ -85,9 +85,14 @@ def fake_llm() -> Iterator[tuple[FakeLLM, str]]:
 @pytest.fixture(scope="module")
 def generative_url(settings, engine, fake_llm) -> Iterator[str]:  # type: ignore[no-untyped-def]
     _, llm_url = fake_llm
-    configured = settings.model_copy(update={
-        "llm_base_url": llm_url, "llm_model": "fake", "llm_timeout": 1.5,
-        "llm_api_key": "sk-test"})
+    configured = settings.model_copy(
+        update={
+            "llm_base_url": llm_url,
+            "llm_model": "fake",
+            "llm_timeout": 1.5,
+            "llm_api_key": "sk-test",
+        }
+    )
     with ThreadServer(create_app(configured, engine=engine)) as url:
         yield url
 
@@ -132,8 +137,9 @@ def test_citation_of_a_measure_not_retrieved_is_dropped(fake_llm, generative_url
     assert "99" in body["warning"]
 
 
-@pytest.mark.parametrize(("mode", "words"), [("slow", "within"), ("error", "HTTP 500"),
-                                              ("garbage", "unexpected format")])
+@pytest.mark.parametrize(
+    ("mode", "words"), [("slow", "within"), ("error", "HTTP 500"), ("garbage", "unexpected format")]
+)
 def test_endpoint_failures_fall_back_to_the_extractive_answer(  # type: ignore[no-untyped-def]
     fake_llm, generative_url: str, mode: str, words: str
 ) -> None:
@@ -157,15 +163,19 @@ def test_unanswerable_question_does_not_call_the_model(fake_llm, generative_url:
 def test_generative_stream(fake_llm, generative_url: str) -> None:  # type: ignore[no-untyped-def]
     fake, _ = fake_llm
     fake.mode = "normal"
-    response = httpx.post(generative_url + "/ask/stream", timeout=60,
-                          json={"question": "特定技能2号の分野は?", "mode": "generative"})
+    response = httpx.post(
+        generative_url + "/ask/stream",
+        timeout=60,
+        json={"question": "特定技能2号の分野は?", "mode": "generative"},
+    )
     assert response.status_code == 200
     assert "event: results" in response.text and "event: done" in response.text
     assert "特定技能2号の対象は11分野です" in response.text
 
 
 def test_unreachable_endpoint_raises_llm_error() -> None:
-    client = ChatClient(LLMConfig(base_url=f"http://127.0.0.1:{free_port()}/v1", model="m",
-                                  timeout=2))
+    client = ChatClient(
+        LLMConfig(base_url=f"http://127.0.0.1:{free_port()}/v1", model="m", timeout=2)
+    )
     with pytest.raises(LLMError, match="unreachable"):
         client.complete([ChatMessage("user", "hi")])

@@ -49,7 +49,12 @@ def test_status_word_with_a_topic_and_list_cue_scopes_the_search() -> None:
 
 @pytest.mark.parametrize(
     ("query", "language"),
-    [("特定技能2号の分野は?", "ja"), ("SSW (ii) fields?", "en"), ("ＦＲＥＳＣ", "en"), ("カード", "ja")],
+    [
+        ("特定技能2号の分野は?", "ja"),
+        ("SSW (ii) fields?", "en"),
+        ("ＦＲＥＳＣ", "en"),
+        ("カード", "ja"),
+    ],
 )
 def test_language(query: str, language: str) -> None:
     assert detect_language(query) == language

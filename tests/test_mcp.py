@@ -72,8 +72,11 @@ def run(function: Callable[[], Awaitable[Any]]) -> None:
 
 def test_mcp_over_stdio(settings, built_index) -> None:  # type: ignore[no-untyped-def]
     shisaku = Path(sys.executable).parent / "shisaku"
-    command, args = (str(shisaku), ["mcp"]) if shisaku.exists() else (
-        sys.executable, ["-m", "service.cli", "mcp"])
+    command, args = (
+        (str(shisaku), ["mcp"])
+        if shisaku.exists()
+        else (sys.executable, ["-m", "service.cli", "mcp"])
+    )
     parameters = StdioServerParameters(
         command=command, args=args, env=server_env(settings), cwd=str(ROOT)
     )

@@ -58,8 +58,15 @@ def test_repeated_query_gives_identical_results(engine) -> None:  # type: ignore
 
 @pytest.mark.parametrize(
     ("query", "k", "statuses"),
-    [("", 10, None), ("   ", 10, None), ("あ" * 1001, 10, None), ("難民", 0, None),
-     ("難民", 51, None), ("難民", 10, ["保留"]), ("a\x00b", 10, None)],
+    [
+        ("", 10, None),
+        ("   ", 10, None),
+        ("あ" * 1001, 10, None),
+        ("難民", 0, None),
+        ("難民", 51, None),
+        ("難民", 10, ["保留"]),
+        ("a\x00b", 10, None),
+    ],
 )
 def test_bad_input_raises_invalid_request(engine, query, k, statuses) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidRequest):
