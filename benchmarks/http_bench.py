@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,34 +23,11 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from common import free_port, memory_mb, percentile, questions  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def questions() -> list[str]:
-    path = ROOT / "data" / "eval" / "questions.jsonl"
-    return [
-        json.loads(line)["question"]
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
-def rss_peak_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def encode_time_ms(queries: list[str], repeats: int) -> float:
@@ -138,7 +114,7 @@ def main() -> int:
         with ThreadPoolExecutor(args.concurrency) as pool:
             list(pool.map(one, unique))
         throughput = len(unique) / (time.perf_counter() - t0)
-        peak = rss_peak_mb(server.pid)
+        peak = memory_mb(server.pid, "VmHWM")
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +26,10 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from common import free_port, memory_mb, percentile, questions  # noqa: E402
+
 KINDS = (  # (kind, share of requests)
     ("search GET (question pool)", 0.42),
     ("search POST (new query)", 0.08),
@@ -54,33 +56,6 @@ EXTRA_WORDS = (
     "手続",
     "workers",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def questions() -> list[str]:
-    path = ROOT / "data" / "eval" / "questions.jsonl"
-    return [
-        json.loads(line)["question"]
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def start_server(port: int) -> subprocess.Popen[bytes]:
@@ -200,16 +175,16 @@ def main() -> int:
     url = f"http://127.0.0.1:{port}"
     server = start_server(port)
     try:
-        rss_ready = rss_mb(server.pid)
+        rss_ready = memory_mb(server.pid)
         cold, cached = cache_phase(url, pool[:60])
         elapsed, _, warm_errors = asyncio.run(
             run(url, plan(args.warmup, pool, rng), args.concurrency)
         )
-        rss_before = rss_mb(server.pid)
+        rss_before = memory_mb(server.pid)
         elapsed, latencies, errors = asyncio.run(
             run(url, plan(args.requests, pool, rng), args.concurrency)
         )
-        rss_after = rss_mb(server.pid)
+        rss_after = memory_mb(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -17,7 +17,6 @@ import logging
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -36,17 +35,9 @@ from service.settings import Settings
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ReloadResult:
-    build_id: str | None
-    previous_build_id: str | None
-    measures: int
-    passages: int
-    models_reloaded: bool
-    took_ms: float
-
-
 class ReloadResponse(BaseModel):
+    """What a reload did (the HTTP answer of POST /admin/reload, and the SIGHUP log line)."""
+
     status: str = "reloaded"
     build_id: str | None
     previous_build_id: str | None
@@ -96,7 +87,7 @@ def _lock(app: FastAPI) -> asyncio.Lock:
     return lock
 
 
-async def reload_index(app: FastAPI) -> ReloadResult:
+async def reload_index(app: FastAPI) -> ReloadResponse:
     """Load the current index build in the background and swap it in (one at a time)."""
     async with _lock(app):
         current: SearchEngine | None = getattr(app.state, "engine", None)
@@ -107,7 +98,7 @@ async def reload_index(app: FastAPI) -> ReloadResult:
             load_replacement, app.state.settings, current
         )
         app.state.engine = engine  # the swap: one assignment
-        result = ReloadResult(
+        result = ReloadResponse(
             build_id=engine.index.manifest.get("build_id"),
             previous_build_id=current.index.manifest.get("build_id"),
             measures=len(engine.index.measures),
@@ -185,4 +176,4 @@ def add_admin_routes(app: FastAPI, settings: Settings) -> None:
     )
     async def admin_reload(request: Request) -> ReloadResponse:
         """Load the index `shisaku index` last built and swap it in without dropping requests."""
-        return ReloadResponse(**asdict(await reload_index(request.app)))
+        return await reload_index(request.app)

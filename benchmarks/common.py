@@ -1,0 +1,38 @@
+"""Helpers shared by the benchmark scripts: ports, questions, percentiles, process memory."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def questions() -> list[str]:
+    """The development questions, as a pool of realistic queries."""
+    path = ROOT / "data" / "eval" / "questions.jsonl"
+    return [
+        json.loads(line)["question"]
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def memory_mb(pid: int, field: str = "VmRSS") -> float:
+    """A /proc/<pid>/status memory figure in MB: VmRSS (now) or VmHWM (peak)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
