@@ -85,6 +85,7 @@ class Features:
     absent_concepts: tuple[str, ...]  # concepts the question names that the report never uses
     status_only: bool
     absent_nouns: tuple[str, ...] = ()  # ja: content nouns found nowhere in the report
+    count_unmet: bool = False  # asks "how many / how much" and no retrieved passage has a count
 
 
 @dataclass(frozen=True)
@@ -307,6 +308,32 @@ def _stem(word: str) -> str:
     return word
 
 
+# A question asking for a quantity ("how many", "何人") can only be answered by a passage
+# that states one: a number that is not part of a date, an ordinal or a category name.
+_ASKS_COUNT = re.compile(
+    r"何人|何名|何件|何か国|何カ国|何ヶ国|何社|何団体|何分野|何か所|何%|何パーセント|何割|"
+    r"いくつ|いくら|人数|件数|\b(?:how many|how much|what percentage|what share|"
+    r"what proportion|number of)\b",
+    re.IGNORECASE,
+)
+_NOT_A_COUNT = re.compile(
+    r"(?:令和|平成|昭和)?\d+年度?|\d+月|\d+日|第\d+|\d+号|\d+次|\d+級|\d+条|\d+項|"
+    r"\d+(?:\.\d+)*(?=[)）])"
+)
+
+
+def count_unmet(question: str, outcome: SearchOutcome, depth: int = 1) -> bool:
+    """True when the question asks for a quantity and no top passage states one."""
+    if not _ASKS_COUNT.search(unicodedata.normalize("NFKC", question)):
+        return False
+    for hit in outcome.results[:depth]:
+        for p in hit.passages:
+            text = _NOT_A_COUNT.sub(" ", unicodedata.normalize("NFKC", p.passage.text))
+            if re.search(r"\d", text):
+                return False
+    return True
+
+
 def read_features(engine: SearchEngine, question: str, outcome: SearchOutcome) -> Features:
     signals = outcome.signals
     concepts = _Concepts.of(engine)
@@ -318,6 +345,7 @@ def read_features(engine: SearchEngine, question: str, outcome: SearchOutcome) -
         absent_concepts=tuple(concepts.absent_in(question, signals.language)),
         status_only=signals.intent.status_only,
         absent_nouns=tuple(concepts.absent_nouns(question, signals.language)),
+        count_unmet=count_unmet(question, outcome),
     )
 
 
@@ -343,6 +371,10 @@ def decide(features: Features, thresholds: dict[str, Thresholds] | None = None) 
             f"the report never uses {', '.join(features.absent_nouns)} and no passage is very "
             f"close (best cosine {features.dense_top:.3f} < {rule.noun_dense_max:.3f})",
             features,
+        )
+    if features.count_unmet:
+        return Decision(
+            False, "the question asks for a number and no retrieved passage states one", features
         )
     return Decision(True, "a passage is close to the question", features)
 

@@ -123,10 +123,29 @@ def test_off_report_questions_are_refused(engine, question: str) -> None:  # typ
 
 
 @pytest.mark.parametrize(
+    ("question", "asks_number_unstated"),
+    [
+        ("入管の収容施設で亡くなった人は何人いる?", True),
+        ("How many foreign residents live in Osaka?", True),
+        ("二国間取決めは何か国と作成した?", False),  # 17か国
+        ("How many third-country resettlement refugees had Japan accepted by FY2023?", False),
+        ("特定技能2号の分野は?", False),  # not a count question
+    ],
+)
+def test_count_questions_need_a_number_in_the_evidence(  # type: ignore[no-untyped-def]
+    engine, question: str, asks_number_unstated: bool
+) -> None:
+    from service.answer import count_unmet
+
+    assert count_unmet(question, engine.search(question, k=5)) is asks_number_unstated
+
+
+@pytest.mark.parametrize(
     "question",
     [
         "特定技能2号の分野は?",
         "Which fields were added to Specified Skilled Worker (ii)?",
+        "二国間取決めは何か国と作成した?",
         "永住許可の取消しについて教えて",
         "How does the ISA support local one-stop consultation centers?",
     ],
