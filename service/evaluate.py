@@ -72,7 +72,11 @@ def _score(ranks: list[int | None]) -> Scores:
 def evaluate(engine: SearchEngine, questions: list[Question], k: int = 10) -> dict[str, Any]:
     """Rank of the first gold measure per answerable question; figures overall and per group."""
     answerable = [q for q in questions if q.gold]
-    outcomes = engine.search_batch([q.question for q in answerable], k=k)
+    texts = [q.question for q in answerable]
+    step = engine.max_batch
+    outcomes = [
+        o for i in range(0, len(texts), step) for o in engine.search_batch(texts[i : i + step], k=k)
+    ]
     groups: dict[str, list[int | None]] = defaultdict(list)
     misses = []
     for question, outcome in zip(answerable, outcomes):

@@ -79,6 +79,18 @@ def server_env(settings, **extra: str) -> dict[str, str]:  # type: ignore[no-unt
     return env
 
 
+def run_cli(settings, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    """Run `shisaku ARGS…` as a user would, against the session's index and model cache."""
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", *args],
+        cwd=ROOT,
+        env=server_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def start_server(
     env: dict[str, str], port: int, timeout: float = 180.0, verbose: bool = False
 ) -> subprocess.Popen[bytes]:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
+from conftest import run_cli
 
 from service.errors import InvalidRequest
 
@@ -267,50 +267,29 @@ def test_post_search_batch_rejects_bad_requests(server_url: str, payload) -> Non
 # ---- CLI ---------------------------------------------------------------------------------
 
 
-def _cli(settings, *args: str):  # type: ignore[no-untyped-def]
-    import os
-    import subprocess
-
-    env = dict(os.environ)
-    env.update(
-        SHISAKU_INDEX_DIR=str(settings.index_dir),
-        SHISAKU_MODEL_CACHE=str(settings.model_cache),
-        SHISAKU_CORPUS=str(settings.corpus),
-        SHISAKU_GLOSSARY=str(settings.glossary),
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "service.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
 def test_cli_export_map_heatmap(settings, built_index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    done = _cli(settings, "export", "--format", "csv", "--out", str(tmp_path / "x.csv"))
+    done = run_cli(settings, "export", "--format", "csv", "--out", str(tmp_path / "x.csv"))
     assert done.returncode == 0, done.stderr
     assert "33 measures" in done.stdout
-    done = _cli(
+    done = run_cli(
         settings, "map", "--out", str(tmp_path / "map.png"), "--width", "800", "--height", "600"
     )
     assert done.returncode == 0, done.stderr
     assert _png_size(tmp_path / "map.png") == (800, 600)
-    done = _cli(settings, "heatmap", "--out", str(tmp_path / "heat.png"))
+    done = run_cli(settings, "heatmap", "--out", str(tmp_path / "heat.png"))
     assert done.returncode == 0, done.stderr
     assert _png_size(tmp_path / "heat.png") == (1000, 900)
-    done = _cli(settings, "map", "--out", str(tmp_path / "map.gif"))
+    done = run_cli(settings, "map", "--out", str(tmp_path / "map.gif"))
     assert done.returncode == 2 and ".png, .svg or .html" in done.stderr
 
 
 def test_cli_similar_and_batch(settings, built_index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    done = _cli(settings, "similar", "外国人の子どもの就学", "--k", "2", "--json")
+    done = run_cli(settings, "similar", "外国人の子どもの就学", "--k", "2", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["results"][0]["number"] == 29
     queries = tmp_path / "queries.txt"
     queries.write_text('特定技能2号の分野は?\n{"query": "難民"}\n\n', encoding="utf-8")
-    done = _cli(settings, "batch", str(queries), "--k", "2", "--json")
+    done = run_cli(settings, "batch", str(queries), "--k", "2", "--json")
     assert done.returncode == 0, done.stderr
     results = json.loads(done.stdout)["results"]
     assert [r["query"] for r in results] == ["特定技能2号の分野は?", "難民"]

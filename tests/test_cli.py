@@ -1,0 +1,66 @@
+"""The `shisaku` command line, run as a user would."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import ROOT, run_cli
+
+
+def test_search_json_matches_the_api_shape(settings, built_index) -> None:  # type: ignore[no-untyped-def]
+    done = run_cli(settings, "search", "特定技能2号の分野は?", "--k", "3", "--json")
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    assert body["results"][0]["number"] == 7
+    assert {"query", "took_ms", "results"} <= set(body)
+
+
+def test_search_human_output(settings, built_index) -> None:  # type: ignore[no-untyped-def]
+    done = run_cli(settings, "search", "日系四世", "--k", "1")
+    assert done.returncode == 0, done.stderr
+    assert "施策12" in done.stdout and "実施済み" in done.stdout
+
+
+def test_bad_arguments_exit_non_zero_with_a_message(settings, built_index) -> None:  # type: ignore[no-untyped-def]
+    done = run_cli(settings, "search", "   ")
+    assert done.returncode == 2
+    assert "empty" in done.stderr and "Traceback" not in done.stderr
+    done = run_cli(settings, "eval", str(ROOT / "README.md"))
+    assert done.returncode == 2
+    assert "README.md:1" in done.stderr
+
+
+def test_eval_prints_figures_per_language(settings, built_index) -> None:  # type: ignore[no-untyped-def]
+    # More questions than one search batch holds: the evaluation must page through them.
+    done = run_cli(settings, "eval", str(ROOT / "data" / "eval" / "questions.jsonl"))
+    assert done.returncode == 0, done.stderr
+    for group in ("all", "lang:ja", "lang:en"):
+        assert group in done.stdout
+    assert "hit@1" in done.stdout and "MRR@10" in done.stdout
+
+
+def test_measures_and_info(settings, built_index) -> None:  # type: ignore[no-untyped-def]
+    done = run_cli(settings, "measures", "--json")
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["measures"]) == 33
+    done = run_cli(settings, "info")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["index"]["counts"]["measures"] == 33
+
+
+def test_bad_configuration_names_the_variable(settings) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, SHISAKU_TORCH_THREADS="many")
+    done = subprocess.run(
+        [sys.executable, "-m", "service.cli", "info"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "SHISAKU_TORCH_THREADS" in done.stderr
