@@ -4,7 +4,7 @@
 
 Uses the index at SHISAKU_INDEX_DIR (build it with `shisaku index`). Prints, per language:
 
-* with the shipped thresholds (``service/answer.py::THRESHOLDS``): unanswerable questions
+* with the shipped thresholds (``service/answerability.py::THRESHOLDS``): unanswerable questions
   refused, answerable questions refused, and for answered questions the share whose cited
   measures include a gold one, whose first cited measure is gold, and of cited measures gold;
 * the thresholds a grid search fits on the whole set (how THRESHOLDS were chosen);
@@ -30,7 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from service.answer import THRESHOLDS, Features, Thresholds, answer_question, decide  # noqa: E402
+from service.answer import answer_question  # noqa: E402
+from service.answerability import THRESHOLDS, Features, Thresholds, decide  # noqa: E402
 from service.runtime import load_engine  # noqa: E402
 from service.settings import load_settings  # noqa: E402
 

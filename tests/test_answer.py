@@ -135,7 +135,7 @@ def test_off_report_questions_are_refused(engine, question: str) -> None:  # typ
 def test_count_questions_need_a_number_in_the_evidence(  # type: ignore[no-untyped-def]
     engine, question: str, asks_number_unstated: bool
 ) -> None:
-    from service.answer import count_unmet
+    from service.answerability import count_unmet
 
     assert count_unmet(question, engine.search(question, k=5)) is asks_number_unstated
 
