@@ -15,7 +15,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from service import __version__
-from service.errors import NotReady, ShisakuError
+from service.ask_api import add_ask_routes
+from service.errors import ShisakuError
+from service.limits import install_limits
+from service.mcp_server import mcp_lifespan, mount_mcp
+from service.reload import add_admin_routes, watch_sighup
+from service.research_api import add_research_routes
 from service.runtime import load_engine
 from service.schemas import (
     QUERY_PATTERN,
@@ -32,8 +37,10 @@ from service.schemas import (
     StatusName,
 )
 from service.search import SearchEngine
-from service.security import public_message
+from service.security import install_security, public_message
 from service.settings import Settings, load_settings
+from service.state import engine_of
+from service.web import add_page_routes
 
 logger = logging.getLogger(__name__)
 
@@ -107,14 +114,6 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_json(500, "internal_error", "the service failed to answer; see its log")
 
 
-def engine_of(request: Request) -> SearchEngine:
-    engine: SearchEngine | None = getattr(request.app.state, "engine", None)
-    if engine is None:
-        problem = getattr(request.app.state, "load_error", None)
-        raise NotReady(problem or "the index and model are still loading; try again shortly")
-    return engine
-
-
 def create_app(
     settings: Settings | None = None,
     engine: SearchEngine | None = None,
@@ -131,8 +130,6 @@ def create_app(
         task = None
         if engine is None:
             task = asyncio.create_task(_load(app))
-        from service.mcp_server import mcp_lifespan
-        from service.reload import watch_sighup
 
         unwatch = watch_sighup(app)  # SIGHUP reloads the index
         async with mcp_lifespan(app):  # the MCP session manager at /mcp
@@ -159,21 +156,14 @@ def create_app(
         responses=ERROR_RESPONSES,
     )
     install_error_handlers(app)
-    from service.limits import install_limits
-    from service.reload import add_admin_routes
-    from service.security import install_security
 
     install_limits(app, settings.max_body_bytes, settings.request_timeout_seconds)
     install_security(app, settings.cors_origins)  # outermost: headers on every response
     add_admin_routes(app, settings)  # POST /admin/reload, only with SHISAKU_ADMIN_TOKEN
     add_routes(app)
-    from service.research_api import add_research_routes  # here: it imports this module
-    from service.web import add_page_routes
 
     add_research_routes(app)
     add_page_routes(app)
-    from service.ask_api import add_ask_routes
-    from service.mcp_server import mount_mcp
 
     add_ask_routes(app)  # POST /ask, /ask/stream
     mount_mcp(app, host=settings.host)  # MCP over streamable HTTP at /mcp

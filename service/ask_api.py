@@ -15,6 +15,7 @@ from service.answer import answer_question, check_mode, compose, retrieve
 from service.ask_schemas import AskRequest, AskResponse
 from service.llm import ChatClient, client_from_settings
 from service.schemas import SearchResult
+from service.state import engine_of
 
 # One server-sent event of /ask/stream (its data is JSON text), for the OpenAPI document.
 SSE_EVENT_SCHEMA: dict[str, Any] = {
@@ -47,8 +48,6 @@ def answer_chunks(text: str) -> list[str]:
 
 
 def add_ask_routes(app: FastAPI) -> None:
-    from service.api import engine_of
-
     @app.post(
         "/ask", response_model=AskResponse, response_model_exclude_none=True, tags=["answers"]
     )

@@ -32,6 +32,7 @@ from service.schemas import (
     StatusName,
 )
 from service.search import SearchEngine
+from service.state import loaded_engine
 
 logger = logging.getLogger(__name__)
 
@@ -184,14 +185,9 @@ def build_mcp_server(get_engine: EngineGetter) -> MCPServer:
 
 def mount_mcp(app: Any, host: str = "127.0.0.1") -> None:
     """Serve the MCP tools at ``/mcp`` in ``app``; run :func:`mcp_lifespan` in its lifespan."""
-    from service.api import engine_of
-
-    class _Request:  # engine_of reads request.app.state only
-        def __init__(self, app: Any) -> None:
-            self.app = app
 
     def get_engine() -> SearchEngine:
-        return engine_of(_Request(app))  # type: ignore[arg-type]
+        return loaded_engine(app.state)
 
     server = build_mcp_server(get_engine)
     starlette_app = server.streamable_http_app(streamable_http_path="/mcp", host=host)

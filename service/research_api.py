@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 
-from service.api import engine_of
 from service.research import search_many, similar_to_text
 from service.schemas import (
     BatchSearchRequest,
@@ -15,6 +14,7 @@ from service.schemas import (
     SimilarResponse,
     SimilarTextRequest,
 )
+from service.state import engine_of
 
 
 def add_research_routes(app: FastAPI) -> None:
