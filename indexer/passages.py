@@ -108,29 +108,48 @@ def _merge(units: list[tuple[int, int]], max_chars: int) -> list[tuple[int, int]
     return merged
 
 
-_NOTE_MARKER = re.compile(r"\(注(\d+)\)")
+_NOTE_MARKER = re.compile(r"[（(]注\s*([0-9０-９]+)\s*[）)]")
 
 
-def footnote_links(passages: Sequence[Passage]) -> dict[int, tuple[int, ...]]:
+def cited_footnotes(text: str) -> list[int]:
+    """Numbers of the footnote markers such as （注２） that ``text`` cites, in order."""
+    return [int(unicodedata.normalize("NFKC", m.group(1))) for m in _NOTE_MARKER.finditer(text)]
+
+
+def footnote_spans(notes: str) -> dict[int, tuple[int, int]]:
+    """Footnote number → (start, end) of that footnote in ``notes``: from its marker at the
+    start of a line to the next marker, trailing whitespace excluded."""
+    heads = [
+        m for m in _NOTE_MARKER.finditer(notes) if m.start() == 0 or notes[m.start() - 1] == "\n"
+    ]
+    spans: dict[int, tuple[int, int]] = {}
+    for i, m in enumerate(heads):
+        end = heads[i + 1].start() if i + 1 < len(heads) else len(notes)
+        while end > m.start() and notes[end - 1].isspace():
+            end -= 1
+        spans[int(unicodedata.normalize("NFKC", m.group(1)))] = (m.start(), end)
+    return spans
+
+
+def footnote_links(
+    measures: Sequence[Measure], passages: Sequence[Passage]
+) -> dict[int, tuple[int, ...]]:
     """Map each passage that cites a footnote marker such as （注２） to the note passages of
-    that footnote in the same measure (a note runs from its marker to the next one)."""
-    notes: dict[tuple[int, str], list[int]] = {}
-    current: dict[int, str] = {}
+    that footnote in the same measure."""
+    spans = {m.number: footnote_spans(m.notes) for m in measures}
+    notes: dict[tuple[int, int], list[int]] = {}
     for passage in passages:
         if passage.field != "note":
             continue
-        found = _NOTE_MARKER.match(unicodedata.normalize("NFKC", passage.text))
-        if found:
-            current[passage.measure] = found.group(1)
-        marker = current.get(passage.measure)
-        if marker is not None:
-            notes.setdefault((passage.measure, marker), []).append(passage.id)
+        for number, (start, end) in spans.get(passage.measure, {}).items():
+            if start <= passage.start < end:
+                notes.setdefault((passage.measure, number), []).append(passage.id)
     links: dict[int, tuple[int, ...]] = {}
     for passage in passages:
         if passage.field == "note":
             continue
-        cited = _NOTE_MARKER.findall(unicodedata.normalize("NFKC", passage.text))
-        targets = [pid for m in cited for pid in notes.get((passage.measure, m), [])]
+        cited = cited_footnotes(passage.text)
+        targets = [pid for n in cited for pid in notes.get((passage.measure, n), [])]
         if targets:
             links[passage.id] = tuple(dict.fromkeys(targets))
     return links

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from indexer.passages import cited_footnotes, footnote_spans
 from indexer.records import STATUS_EN, Field, Measure
 from service.answerability import Decision, decide, read_features
 from service.errors import InvalidRequest, ShisakuError
@@ -70,7 +71,6 @@ MAX_MEASURES_CITED = 3  # an extractive answer quotes at most this many measures
 MEASURE_SCORE_RATIO = 0.8  # further measures must score this share of the first one's score
 PASSAGE_SCORE_RATIO = 0.8  # a measure's second sentence must score this share of its first
 
-_FOOTNOTE = re.compile(r"[（(]注\s*([0-9０-９]+)\s*[）)]")
 _STATUS_QUESTION = re.compile(
     r"実施状況|進捗|段階|どうなって|済み|済んで|完了|終わって|もう実施|実施され|実施して|"
     r"\b(?:status|progress|finished|implemented|ongoing|in place|completed|done|"
@@ -81,18 +81,6 @@ _STATUS_QUESTION = re.compile(
 
 def _digit(text: str) -> int:
     return int(unicodedata.normalize("NFKC", text))
-
-
-def footnote_spans(notes: str) -> dict[int, tuple[int, int]]:
-    """Footnote number → (start, end) of that footnote (header included) in ``notes``."""
-    heads = [m for m in _FOOTNOTE.finditer(notes) if m.start() == 0 or notes[m.start() - 1] == "\n"]
-    spans: dict[int, tuple[int, int]] = {}
-    for i, m in enumerate(heads):
-        end = heads[i + 1].start() if i + 1 < len(heads) else len(notes)
-        while end > m.start() and notes[end - 1].isspace():
-            end -= 1
-        spans[_digit(m.group(1))] = (m.start(), end)
-    return spans
 
 
 def citation(measure: Measure, field: Field, start: int, end: int) -> Citation:
@@ -126,8 +114,8 @@ def _spans_for_hit(hit: MeasureHit, second: bool) -> list[tuple[Field, int, int]
                 spans.append(("note", passage.start, passage.end))
             continue
         spans.append((passage.field, passage.start, passage.end))
-        for marker in _FOOTNOTE.finditer(passage.text):
-            span = notes.get(_digit(marker.group(1)))
+        for number in cited_footnotes(passage.text):
+            span = notes.get(number)
             if span is not None:
                 spans.append(("note", *span))
     order = {"target": 0, "explanation": 1, "note": 2}

@@ -103,14 +103,16 @@ def _engine(args: argparse.Namespace) -> Any:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from service.runtime import load_engine
     from service.schemas import SearchResponse
     from service.search import validate_k, validate_query, validate_statuses
 
-    # Cheap checks before the models load.
-    validate_query(args.query, 1000)
-    validate_k(args.k, 50)
+    # Cheap checks before the models load, with the limits the engine will apply.
+    settings = _settings(args)
+    validate_query(args.query, settings.max_query_chars)
+    validate_k(args.k, settings.max_k)
     validate_statuses(args.status)
-    outcome = _engine(args).search(args.query, k=args.k, statuses=args.status or [])
+    outcome = load_engine(settings).search(args.query, k=args.k, statuses=args.status or [])
     response = SearchResponse.of(outcome)
     if args.json:
         print(response.model_dump_json(indent=2))

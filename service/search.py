@@ -166,7 +166,7 @@ class SearchEngine:
         self._result_cache = _LRU(result_cache_size)
         self.max_batch = max_batch
         self._numbers = {m.number: row for row, m in enumerate(index.measures)}
-        self._footnotes = footnote_links(index.passages)
+        self._footnotes = footnote_links(index.measures, index.passages)
 
     # ---- query encoding -------------------------------------------------------------
 

@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from indexer.parse import parse_report_file
-from service.answer import answer_question, footnote_spans
+from indexer.passages import footnote_spans
+from service.answer import answer_question
 from service.ask_api import answer_chunks
 
 ROOT = Path(__file__).resolve().parents[1]
