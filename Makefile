@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: install index run test lint audit eval bench load clean
+.PHONY: install index run test test-fast lint audit eval bench load clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,13 +22,17 @@ index: install                             ## prepare the embedded model, build 
 run: index                                 ## serve on 127.0.0.1:8000
 	$(VENV)/bin/shisaku serve
 
-test: install
+test: install                              ## everything: real models, HTTP server, browser, MCP
 	$(PY) -m pytest
+
+test-fast: install                         ## the logic tests only (fake encoder), under a minute
+	$(PY) -m pytest -m "not slow"
 
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	@$(MAKE) --no-print-directory audit
 
 # pip-audit asks PyPI's JSON API (or OSV) about every installed package. Where that service

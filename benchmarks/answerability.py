@@ -12,7 +12,7 @@ Uses the index at SHISAKU_INDEX_DIR (build it with `shisaku index`). Prints, per
   language and answerability), scored on the other half, both ways, counts summed — an
   estimate of how the rule does on questions it was not tuned on;
 * a sanity list of unanswerable questions written for this benchmark (topics absent from
-  the development set and from ``OFF_REPORT_CONCEPTS``) and how many are refused.
+  the development set and from ``indexer/vocab/off_report_concepts.tsv``) and how many are refused.
 
 With -v, every question's features and decision.
 """
@@ -32,11 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from service.answer import answer_question  # noqa: E402
 from service.answerability import THRESHOLDS, Features, Thresholds, decide  # noqa: E402
-from service.runtime import load_engine  # noqa: E402
-from service.settings import load_settings  # noqa: E402
+from service.config import load_settings  # noqa: E402
+from service.engine import load_engine  # noqa: E402
 
 # Unanswerable by the report; written for this benchmark on topics the development set does
-# not ask about (not used to write OFF_REPORT_CONCEPTS or to set thresholds).
+# not ask about (not used to write indexer/vocab/off_report_concepts.tsv or to set thresholds).
 SANITY: tuple[tuple[str, str], ...] = (
     ("ja", "外国人が日本で銀行口座を開設するのに必要な書類は?"),
     ("ja", "日本語学校の学費は年間いくらかかる?"),

@@ -30,17 +30,17 @@ from common import free_port, memory_mb, percentile, questions  # noqa: E402
 sys.path.insert(0, str(ROOT))
 
 
-def load_dense_encoder():  # type: ignore[no-untyped-def]
+def load_dense_encoder():
     """The same dense model the server uses, loaded in this process."""
-    from service.runtime import load_encoders
-    from service.settings import load_settings
+    from service.config import load_settings
+    from service.engine import load_encoders
 
     encoder, _ = load_encoders(load_settings())
     encoder.encode_queries(["warm up"])
     return encoder
 
 
-def timed_ms(action) -> float:  # type: ignore[no-untyped-def]
+def timed_ms(action) -> float:
     started = time.perf_counter()
     action()
     return (time.perf_counter() - started) * 1000

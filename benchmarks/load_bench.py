@@ -149,11 +149,15 @@ async def run(
 
 def cache_phase(url: str, pool: list[str]) -> tuple[list[float], list[float]]:
     """Sequential: each question once (cold: encode + score), then again (result cache)."""
-    cold, cached = [], []
+    cold: list[float] = []
+    cached: list[float] = []
     with httpx.Client(base_url=url, timeout=60) as client:
         for phase in (cold, cached):
             for i, question in enumerate(pool):
-                params = {"q": f"{question} 〔cache {i}〕", "k": 5}  # not seen by the warm-up
+                params: dict[str, str | int] = {
+                    "q": f"{question} 〔cache {i}〕",
+                    "k": 5,
+                }  # not seen by the warm-up
                 started = time.perf_counter()
                 response = client.get("/search", params=params)
                 phase.append((time.perf_counter() - started) * 1000)

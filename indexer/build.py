@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -18,6 +17,19 @@ from typing import Any
 import numpy as np
 
 from indexer.embed import Encoder
+from indexer.errors import BuildError
+from indexer.manifest import (
+    BM25_DIR,
+    DENSE_MEASURES,
+    DENSE_PASSAGES,
+    MANIFEST,
+    MEASURES_FILE,
+    PASSAGES_FILE,
+    SECOND_MEASURES,
+    SECOND_PASSAGES,
+    expected_identity,
+    sha256_file,
+)
 from indexer.parse import parse_report_file
 from indexer.passages import split_passages
 from indexer.records import Measure, Passage
@@ -25,25 +37,7 @@ from indexer.tokenize import Tokenizer
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-MANIFEST = "manifest.json"
-MEASURES_FILE = "measures.json"
-PASSAGES_FILE = "passages.json"
-DENSE_PASSAGES = "dense_passages.faiss"
-DENSE_MEASURES = "dense_measures.faiss"
-SECOND_PASSAGES = "second_passages.faiss"
-SECOND_MEASURES = "second_measures.faiss"
-BM25_DIR = "bm25"
-
 Progress = Callable[[str, int, int], None]
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def measure_text(measure: Measure) -> str:
@@ -75,40 +69,6 @@ def _write_faiss(path: Path, vectors: np.ndarray) -> None:
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(vectors)
     faiss.write_index(index, str(path))
-
-
-def _encoder_manifest(encoder: Encoder | None) -> dict[str, Any] | None:
-    if encoder is None:
-        return None
-    return {
-        "name": encoder.name,
-        "fingerprint": encoder.fingerprint,
-        "dimension": encoder.dimension,
-    }
-
-
-def expected_identity(corpus: Path, encoder: Encoder, second: Encoder | None) -> dict[str, Any]:
-    """What a manifest must say for an index to be current for this corpus and these models."""
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "corpus_sha256": sha256_file(corpus),
-        "dense_model": _encoder_manifest(encoder),
-        "second_model": _encoder_manifest(second),
-    }
-
-
-def read_manifest(index_dir: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def is_current(index_dir: Path, identity: dict[str, Any]) -> bool:
-    manifest = read_manifest(index_dir)
-    if manifest is None:
-        return False
-    return all(manifest.get(key) == value for key, value in identity.items())
 
 
 def remove_abandoned_builds(parent: Path, name: str) -> list[Path]:
@@ -149,20 +109,32 @@ def build_index(
     tokenizer = tokenizer or Tokenizer()
     index_dir = Path(index_dir)
     parent = index_dir.absolute().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    remove_abandoned_builds(parent, index_dir.name)
-    build_dir = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}-build-{os.getpid()}-", dir=parent))
+    build_dir: Path | None = None  # removed again unless it became the served index
     try:
+        parent.mkdir(parents=True, exist_ok=True)
+        remove_abandoned_builds(parent, index_dir.name)
+        build_dir = Path(
+            tempfile.mkdtemp(prefix=f".{index_dir.name}-build-{os.getpid()}-", dir=parent)
+        )
         _write_build(build_dir, corpus, measures, passages, encoder, second, tokenizer, progress)
         manifest = _write_manifest(
             build_dir, corpus, measures, passages, encoder, second, time.perf_counter() - started
         )
         final_dir = parent / f"{index_dir.name}-{manifest['build_id']}"
         os.replace(build_dir, final_dir)
-    except BaseException:
-        shutil.rmtree(build_dir, ignore_errors=True)
-        raise
-    _swap_link(index_dir, final_dir)
+        build_dir = final_dir
+        _swap_link(index_dir, final_dir)
+        build_dir = None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise BuildError(
+            f"could not write the index in {parent}: {reason}. Nothing was changed: the "
+            "previous index, if any, is still the one served. Free some space or make the "
+            "folder writable (or set SHISAKU_INDEX_DIR), then run `shisaku index` again"
+        ) from exc
+    finally:
+        if build_dir is not None:
+            shutil.rmtree(build_dir, ignore_errors=True)
     logger.info("built index %s: %d measures, %d passages", final_dir, len(measures), len(passages))
     return manifest
 

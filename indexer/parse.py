@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from indexer.errors import ParseError
 from indexer.records import STATUSES, Measure, Status
 
 LABEL_TARGET = "対象施策"
@@ -27,16 +28,6 @@ _NOTE_RE = re.compile(r"^[（(]注\s*[0-9０-９]+\s*[）)]")
 _INDENT = " \t\u3000"
 # A line narrower than this fraction of its block's widest line ends its paragraph.
 _SHORT_LINE_RATIO = 0.6
-
-
-class ParseError(ValueError):
-    """The report text does not have the expected structure."""
-
-    def __init__(self, message: str, *, line: int, source: str = "<text>") -> None:
-        super().__init__(f"{source}, line {line}: {message}")
-        self.reason = message
-        self.line = line
-        self.source = source
 
 
 def normalize_for_matching(text: str) -> str:

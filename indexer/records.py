@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 Status = Literal["実施中", "実施済み", "検討中"]
 Field = Literal["target", "explanation", "note"]
+FIELDS: tuple[Field, ...] = get_args(Field)
 
-STATUSES: tuple[Status, ...] = ("実施中", "実施済み", "検討中")
+STATUSES: tuple[Status, ...] = get_args(Status)  # the one list of statuses
 STATUS_EN: dict[str, str] = {
     "実施中": "in progress",
     "実施済み": "implemented",

@@ -6,7 +6,9 @@ import logging
 import re
 import threading
 import unicodedata
-from typing import Any
+from typing import Any, Literal
+
+from indexer.vocabulary import word_list
 
 logger = logging.getLogger(__name__)
 
@@ -14,12 +16,6 @@ _LATIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'.\-]*")
 
 # Parts of speech that carry no topical meaning for retrieval.
 _DROPPED_POS = {"助詞", "助動詞", "補助記号", "記号", "空白"}
-# English function words that appear in questions but never in the corpus vocabulary.
-_ENGLISH_STOPWORDS = frozenset(
-    "a an and are as at be by did do does for from has have how i in is it its of on or "
-    "that the their there these this to was were what when where which who why will with "
-    "about any all can could into me my our should so than them they us we you your".split()
-)
 
 
 _CHUNK_CHARS = 12_000
@@ -34,14 +30,18 @@ class Tokenizer:
         self._dictionary = Dictionary(dict="core")
         self._local = threading.local()
 
-    def _sudachi(self) -> Any:
-        tokenizer = getattr(self._local, "tokenizer", None)
+    def _sudachi(self, mode: Literal["A", "C"] = "A") -> Any:
+        tokenizer = getattr(self._local, mode, None)
         if tokenizer is None:
             from sudachipy import SplitMode
 
-            tokenizer = self._dictionary.tokenizer(SplitMode.A)
-            self._local.tokenizer = tokenizer
+            tokenizer = self._dictionary.tokenizer(getattr(SplitMode, mode))
+            setattr(self._local, mode, tokenizer)
         return tokenizer
+
+    def morphemes(self, text: str, mode: Literal["A", "C"] = "A") -> Any:
+        """Sudachi's morphemes of ``text`` (at most 40,000 characters) in split mode ``mode``."""
+        return self._sudachi(mode).tokenize(text[:40_000])
 
     def tokenize(self, text: str) -> list[str]:
         """Return the normalised content-word tokens of ``text`` (possibly empty)."""
@@ -67,7 +67,9 @@ class Tokenizer:
             if _LATIN.fullmatch(surface):
                 token = surface.lower()
                 # "IT" is a term, "it" a function word.
-                if token in _ENGLISH_STOPWORDS and not (surface.isupper() and len(surface) > 1):
+                if token in word_list("stopwords_en.txt") and not (
+                    surface.isupper() and len(surface) > 1
+                ):
                     continue
             else:
                 token = morpheme.normalized_form().lower().strip()
@@ -75,6 +77,3 @@ class Tokenizer:
                 continue
             tokens.append(token)
         return tokens
-
-    def tokenize_batch(self, texts: list[str]) -> list[list[str]]:
-        return [self.tokenize(text) for text in texts]

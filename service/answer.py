@@ -16,28 +16,21 @@ import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from indexer.passages import cited_footnotes, footnote_spans
 from indexer.records import STATUS_EN, Field, Measure
 from service.answerability import Decision, decide, read_features
-from service.errors import InvalidRequest, ShisakuError
+from service.errors import GenerativeUnavailable, InvalidRequest
 from service.llm import ChatClient, ChatMessage, LLMError
 from service.search import MeasureHit, SearchEngine, SearchOutcome, validate_k
 
 logger = logging.getLogger(__name__)
 
 Mode = Literal["extractive", "generative"]
-MODES: tuple[Mode, ...] = ("extractive", "generative")
+MODES: tuple[Mode, ...] = get_args(Mode)  # the one list of answer modes
 MAX_ASK_K = 10
 DEFAULT_ASK_K = 5
-
-
-class GenerativeUnavailable(ShisakuError):
-    """mode=generative was asked for but no language model endpoint is configured."""
-
-    code = "generative_unavailable"
-    http_status = 409  # a valid request the configured service cannot serve (not a 4xx of input)
 
 
 # ---- citations and extractive answers ---------------------------------------------------
@@ -291,7 +284,7 @@ def compose_generative(
 def validate_mode(mode: object) -> Mode:
     if mode not in MODES:
         raise InvalidRequest(f"mode must be one of {', '.join(MODES)} (got {mode!r})")
-    return mode  # type: ignore[return-value]
+    return mode
 
 
 def retrieve(

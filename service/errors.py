@@ -1,75 +1,95 @@
-"""Our own exception classes; the HTTP, CLI and MCP edges map them to readable errors."""
+"""Domain errors of the service; no transport details (each front end maps them)."""
 
 from __future__ import annotations
 
+from indexer.errors import (
+    BuildError,
+    EncoderLoadError,
+    ModelConversionError,
+    ParseError,
+    ShisakuError,
+)
 
-class ShisakuError(Exception):
-    """Base class: carries a stable machine-readable code and an HTTP status."""
-
-    code = "error"
-    http_status = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+__all__ = [
+    "BuildError",
+    "ConfigError",
+    "EncoderLoadError",
+    "Forbidden",
+    "GenerativeUnavailable",
+    "IndexError_",
+    "InvalidRequest",
+    "ModelConversionError",
+    "NotFound",
+    "NotReady",
+    "Overloaded",
+    "ParseError",
+    "PayloadTooLarge",
+    "ReloadFailed",
+    "ShisakuError",
+    "TimedOut",
+    "Unauthorized",
+]
 
 
 class InvalidRequest(ShisakuError):
+    """The request itself is wrong: an empty query, k out of range, an unknown status."""
+
     code = "invalid_request"
-    http_status = 422
 
 
 class NotFound(ShisakuError):
     code = "not_found"
-    http_status = 404
 
 
 class NotReady(ShisakuError):
+    """The index and models are still loading (or failed to load)."""
+
     code = "not_ready"
-    http_status = 503
 
 
 class Overloaded(ShisakuError):
+    """Every encoder slot stayed busy for longer than SHISAKU_ENCODER_WAIT_SECONDS."""
+
     code = "overloaded"
-    http_status = 503
 
 
 class IndexError_(ShisakuError):
     """The index directory is missing, incomplete, tampered with or built for another model."""
 
     code = "index_error"
-    http_status = 503
 
 
 class ConfigError(ShisakuError):
+    """A setting, or a file a setting names (glossary, model), is unusable."""
+
     code = "config_error"
-    http_status = 500
 
 
 class TimedOut(ShisakuError):
     """The request did not finish within SHISAKU_REQUEST_TIMEOUT_SECONDS."""
 
     code = "timeout"
-    http_status = 503
 
 
 class PayloadTooLarge(ShisakuError):
     code = "payload_too_large"
-    http_status = 413
 
 
 class Unauthorized(ShisakuError):
     code = "unauthorized"
-    http_status = 401
 
 
 class Forbidden(ShisakuError):
     code = "forbidden"
-    http_status = 403
 
 
 class ReloadFailed(ShisakuError):
     """A new index could not be loaded; the service keeps answering from the previous one."""
 
     code = "reload_failed"
-    http_status = 409
+
+
+class GenerativeUnavailable(ShisakuError):
+    """mode=generative was asked for but no language model endpoint is configured."""
+
+    code = "generative_unavailable"

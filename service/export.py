@@ -109,7 +109,7 @@ def export(
     dimension = engine.index.dense_measures.d if with_embeddings else None
     summary = ExportSummary(
         path=out,
-        format=fmt,  # type: ignore[arg-type]
+        format=fmt,
         measures=len(engine.index.measures),
         passages=len(engine.index.passages),
         dimension=dimension,

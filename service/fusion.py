@@ -1,8 +1,41 @@
-"""Score fusion: z-score normalisation, passage→measure aggregation, equal-weight sums."""
+"""The scoring recipe: which signals read which query text, and how they are fused.
+
+The defaults are the service's measured choices (BENCHMARKS.md); ``benchmarks/ablation.py``
+switches parts off to show what each one earns, through the same code the service runs.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import numpy as np
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How retrieval signals are combined into measure and passage scores."""
+
+    dense: bool = True  # e5 (the embedded model)
+    second: bool = True  # USE v3, when loaded
+    lexical: bool = True  # BM25 over SudachiPy tokens
+    whole_measure_weight: float = 0.5  # measure = best passage + w × whole measure (dense)
+    second_whole_measure_weight: float = 0.5  # the same for the second encoder
+    dense_reads_glossary: bool = True  # English queries: glossary terms appended
+    lexical_reads_glossary: bool = True
+    second_reads_glossary: bool = False  # USE reads English as written (measured better)
+    method: Literal["zscore", "rrf"] = "zscore"
+
+
+@dataclass(frozen=True)
+class RawScores:
+    """Every raw signal of one query: per passage, and per whole measure for the encoders."""
+
+    dense_passages: np.ndarray
+    dense_measures: np.ndarray
+    lexical_passages: np.ndarray
+    second_passages: np.ndarray | None = None
+    second_measures: np.ndarray | None = None
 
 
 def zscore(scores: np.ndarray) -> np.ndarray:
@@ -16,6 +49,13 @@ def zscore(scores: np.ndarray) -> np.ndarray:
     return (scores - scores.mean()) / std
 
 
+def reciprocal_ranks(scores: np.ndarray, k: int = 60) -> np.ndarray:
+    """1 / (k + rank), rank 1 for the best score (reciprocal-rank fusion's term)."""
+    ranks = np.empty(len(scores))
+    ranks[np.argsort(-np.asarray(scores), kind="stable")] = np.arange(1, len(scores) + 1)
+    return 1.0 / (k + ranks)
+
+
 def max_per_group(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
     """For each group g, the maximum of ``values[groups == g]`` (-inf for empty groups)."""
     out = np.full(n_groups, -np.inf, dtype=np.float64)
@@ -23,11 +63,41 @@ def max_per_group(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.n
     return out
 
 
-def fuse(signals: list[np.ndarray]) -> np.ndarray:
-    """Equal-weight sum of z-scored signals (all of the same length)."""
+def fuse(signals: list[np.ndarray], method: Literal["zscore", "rrf"] = "zscore") -> np.ndarray:
+    """Equal-weight sum of normalised signals (all of the same length)."""
     if not signals:
         raise ValueError("fuse needs at least one signal")
+    normalise = zscore if method == "zscore" else reciprocal_ranks
     total = np.zeros(len(signals[0]), dtype=np.float64)
     for signal in signals:
-        total += zscore(signal)
+        total += normalise(signal)
     return total
+
+
+def combine(
+    raw: RawScores, groups: np.ndarray, n_measures: int, recipe: Recipe
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fused (measure scores, passage scores) of one query under ``recipe``.
+
+    ``groups`` maps each passage row to its measure row. A measure's signal per encoder is
+    its best passage plus a weight times the whole-measure similarity; BM25 takes the best
+    passage. Passages are scored by the same signals, without the whole-measure term.
+    """
+    measure_signals: list[np.ndarray] = []
+    passage_signals: list[np.ndarray] = []
+    if recipe.dense:
+        passage_signals.append(raw.dense_passages)
+        measure_signals.append(
+            max_per_group(raw.dense_passages, groups, n_measures)
+            + recipe.whole_measure_weight * raw.dense_measures
+        )
+    if recipe.lexical:
+        passage_signals.append(raw.lexical_passages)
+        measure_signals.append(max_per_group(raw.lexical_passages, groups, n_measures))
+    if recipe.second and raw.second_passages is not None and raw.second_measures is not None:
+        passage_signals.append(raw.second_passages)
+        measure_signals.append(
+            max_per_group(raw.second_passages, groups, n_measures)
+            + recipe.second_whole_measure_weight * raw.second_measures
+        )
+    return fuse(measure_signals, recipe.method), fuse(passage_signals, recipe.method)

@@ -8,6 +8,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from service.errors import ConfigError
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_GLOSSARY_PATH = Path(__file__).resolve().parents[1] / "data" / "glossary" / "en_ja.tsv"
@@ -46,12 +48,12 @@ _MAX_LONG_VOWELS = 6  # caps the 2**n spelling variants of one romaji key
 _VOWELS = "aeiou"
 
 
-class GlossaryError(ValueError):
+class GlossaryError(ConfigError):
     """A glossary file is missing, unreadable or has a malformed line."""
 
     def __init__(self, path: Path | str, line: int | None, message: str) -> None:
         where = f"{path}:{line}" if line is not None else str(path)
-        super().__init__(f"{where}: {message}")
+        super().__init__(f"{where}: {message}. Fix the file or point SHISAKU_GLOSSARY elsewhere")
         self.path = Path(path)
         self.line = line
 
@@ -167,7 +169,7 @@ class Glossary:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def _matched_entries(self, query: str) -> list[GlossaryEntry]:
+    def matched_entries(self, query: str) -> list[GlossaryEntry]:
         if self._pattern is None or not query:
             return []
         text = normalize(query)
@@ -185,7 +187,7 @@ class Glossary:
 
     def matches(self, query: str) -> list[str]:
         """English headwords of the entries found in ``query``, in order of appearance."""
-        return [entry.english for entry in self._matched_entries(query)]
+        return [entry.english for entry in self.matched_entries(query)]
 
     def expand(self, query: str) -> str:
         """``query`` followed by the Japanese terms of every entry it mentions.
@@ -193,7 +195,7 @@ class Glossary:
         Terms already present in the query, or appended for an earlier entry, are skipped.
         A query with no Latin letters, or with no glossary match, is returned unchanged.
         """
-        entries = self._matched_entries(query)
+        entries = self.matched_entries(query)
         terms: list[str] = []
         for entry in entries:
             for term in entry.japanese:

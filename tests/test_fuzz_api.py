@@ -13,10 +13,10 @@ pytestmark = pytest.mark.slow
 MAX_EXAMPLES = 30  # per operation; bounded so the suite stays fast on 2 cores
 
 
-def _app_schema():  # type: ignore[no-untyped-def]
+def _app_schema():
     """The served app's OpenAPI document, built in-process (no engine is loaded for it)."""
-    from service.api import create_app
-    from service.settings import Settings
+    from service.config import Settings
+    from service.http.app import create_app
 
     return schemathesis.openapi.from_dict(create_app(Settings()).openapi())
 
@@ -31,5 +31,5 @@ schema = _app_schema()
     derandomize=True,  # the same examples on every run: a failure reproduces
     suppress_health_check=list(HealthCheck),
 )
-def test_every_operation_conforms_to_the_schema(case, server_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_every_operation_conforms_to_the_schema(case, server_url: str) -> None:
     case.call_and_validate(base_url=server_url, timeout=60)

@@ -14,7 +14,7 @@ from conftest import free_port
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from service.api import create_app
+from service.http.app import create_app
 from service.llm import ChatClient, ChatMessage, LLMConfig, LLMError
 
 
@@ -83,7 +83,7 @@ def fake_llm() -> Iterator[tuple[FakeLLM, str]]:
 
 
 @pytest.fixture(scope="module")
-def generative_url(settings, engine, fake_llm) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def generative_url(settings, engine, fake_llm) -> Iterator[str]:
     _, llm_url = fake_llm
     configured = settings.model_copy(
         update={
@@ -105,7 +105,7 @@ def ask(url: str, question: str = "特定技能2号の分野は?", **extra: obje
     return response.json()
 
 
-def test_generative_answer_cites_retrieved_measures(fake_llm, generative_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_generative_answer_cites_retrieved_measures(fake_llm, generative_url: str) -> None:
     fake, _ = fake_llm
     fake.mode = "normal"
     fake.requests.clear()
@@ -121,14 +121,14 @@ def test_generative_answer_cites_retrieved_measures(fake_llm, generative_url: st
     assert "Japanese" in sent["body"]["messages"][0]["content"]
 
 
-def test_english_question_asks_for_english(fake_llm, generative_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_english_question_asks_for_english(fake_llm, generative_url: str) -> None:
     fake, _ = fake_llm
     fake.mode = "normal"
     ask(generative_url, "Which fields were added to Specified Skilled Worker (ii)?")
     assert "Answer in English" in fake.requests[-1]["body"]["messages"][0]["content"]
 
 
-def test_citation_of_a_measure_not_retrieved_is_dropped(fake_llm, generative_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_citation_of_a_measure_not_retrieved_is_dropped(fake_llm, generative_url: str) -> None:
     fake, _ = fake_llm
     fake.mode = "bogus"
     body = ask(generative_url, k=3)
@@ -140,7 +140,7 @@ def test_citation_of_a_measure_not_retrieved_is_dropped(fake_llm, generative_url
 @pytest.mark.parametrize(
     ("mode", "words"), [("slow", "within"), ("error", "HTTP 500"), ("garbage", "unexpected format")]
 )
-def test_endpoint_failures_fall_back_to_the_extractive_answer(  # type: ignore[no-untyped-def]
+def test_endpoint_failures_fall_back_to_the_extractive_answer(
     fake_llm, generative_url: str, mode: str, words: str
 ) -> None:
     fake, _ = fake_llm
@@ -152,7 +152,7 @@ def test_endpoint_failures_fall_back_to_the_extractive_answer(  # type: ignore[n
     assert any(c["number"] == 7 and c["field"] == "note" for c in body["citations"])
 
 
-def test_unanswerable_question_does_not_call_the_model(fake_llm, generative_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_unanswerable_question_does_not_call_the_model(fake_llm, generative_url: str) -> None:
     fake, _ = fake_llm
     fake.mode = "normal"
     fake.requests.clear()
@@ -160,7 +160,7 @@ def test_unanswerable_question_does_not_call_the_model(fake_llm, generative_url:
     assert body["answerable"] is False and fake.requests == []
 
 
-def test_generative_stream(fake_llm, generative_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_generative_stream(fake_llm, generative_url: str) -> None:
     fake, _ = fake_llm
     fake.mode = "normal"
     response = httpx.post(

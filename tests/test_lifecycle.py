@@ -59,7 +59,7 @@ class Life:
         return "".join(self.output)
 
 
-def _hooked_env(settings, net_log: Path, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _hooked_env(settings, net_log: Path, **extra: str) -> dict[str, str]:
     env = server_env(settings, **extra)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HOOK_DIR), env.get("PYTHONPATH")) if p)
     env["SHISAKU_NET_LOG"] = str(net_log)
@@ -67,7 +67,7 @@ def _hooked_env(settings, net_log: Path, **extra: str) -> dict[str, str]:  # typ
 
 
 @pytest.fixture(scope="module")
-def life(settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Life]:  # type: ignore[no-untyped-def]
+def life(settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Life]:
     home = tmp_path_factory.mktemp("life")
     text = SMALL_CORPUS.read_text(encoding="utf-8")
     corpus_b = home / "two_measures.txt"
@@ -106,7 +106,7 @@ def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _build(life: Life, corpus: Path, encoders) -> str:  # type: ignore[no-untyped-def]
+def _build(life: Life, corpus: Path, encoders) -> str:
     """Build in-process (the models are already loaded) into the served index directory."""
     from indexer.build import build_index
 
@@ -132,8 +132,8 @@ def test_reload_needs_the_admin_token(life: Life) -> None:
     assert right.json()["models_reloaded"] is False  # same models: only the index is reloaded
 
 
-def test_reload_under_concurrent_queries_fails_no_request(life: Life, encoders) -> None:  # type: ignore[no-untyped-def]
-    query = {"q": "地域公共交通の計画", "k": 5}
+def test_reload_under_concurrent_queries_fails_no_request(life: Life, encoders) -> None:
+    query: dict[str, str | int] = {"q": "地域公共交通の計画", "k": 5}
     before = httpx.get(life.url + "/search", params=query, timeout=30).json()  # now cached
     assert {r["number"] for r in before["results"]} == {1, 2, 3}
 
@@ -181,7 +181,7 @@ def test_reload_under_concurrent_queries_fails_no_request(life: Life, encoders) 
     assert {r["number"] for r in after["results"]} == {1, 2}  # no stale cached result
 
 
-def test_sighup_reloads_the_index(life: Life, encoders) -> None:  # type: ignore[no-untyped-def]
+def test_sighup_reloads_the_index(life: Life, encoders) -> None:
     assert life.process is not None
     build_id = _build(life, life.corpus_a, encoders)
     life.process.send_signal(signal.SIGHUP)
@@ -193,7 +193,7 @@ def test_sighup_reloads_the_index(life: Life, encoders) -> None:  # type: ignore
     assert life.process.poll() is None
 
 
-def test_failed_reload_keeps_the_old_index(life: Life, encoders) -> None:  # type: ignore[no-untyped-def]
+def test_failed_reload_keeps_the_old_index(life: Life, encoders) -> None:
     served = _build_id(life)
     target = life.index_dir.resolve() / "passages.json"
     target.write_bytes(target.read_bytes()[:-10])  # truncate a file of the linked build
@@ -213,7 +213,7 @@ def test_failed_reload_keeps_the_old_index(life: Life, encoders) -> None:  # typ
 # ---- a killed build ----------------------------------------------------------------------------
 
 
-def _wait_for(predicate, timeout: float = 120.0) -> bool:  # type: ignore[no-untyped-def]
+def _wait_for(predicate, timeout: float = 120.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -223,7 +223,7 @@ def _wait_for(predicate, timeout: float = 120.0) -> bool:  # type: ignore[no-unt
 
 
 @pytest.mark.parametrize("moment", ["loading models", "writing the build", "writing the manifest"])
-def test_killed_index_build_leaves_a_loadable_index(life: Life, encoders, moment: str) -> None:  # type: ignore[no-untyped-def]
+def test_killed_index_build_leaves_a_loadable_index(life: Life, encoders, moment: str) -> None:
     from service.index import load_index
 
     parent = life.index_dir.parent
@@ -283,7 +283,7 @@ def _damage_flip(path: Path) -> None:
         ("bm25/params.index.json", Path.unlink),
     ],
 )
-def test_damaged_index_stops_serve_at_startup(life: Life, tmp_path: Path, name, damage) -> None:  # type: ignore[no-untyped-def]
+def test_damaged_index_stops_serve_at_startup(life: Life, tmp_path: Path, name, damage) -> None:
     copy = tmp_path / "index"
     shutil.copytree(life.index_dir.resolve(), copy)
     target = copy / name
@@ -328,7 +328,7 @@ def test_index_and_serve_make_no_network_connection_but_loopback(life: Life) -> 
     assert attempts == [], attempts
 
 
-def test_the_network_hook_catches_a_real_attempt(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_network_hook_catches_a_real_attempt(tmp_path: Path, settings) -> None:
     log = tmp_path / "network.jsonl"
     script = (
         "import socket\n"

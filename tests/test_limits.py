@@ -34,7 +34,7 @@ WORDS = (
 
 
 @pytest.fixture(scope="module")
-def limited_url(settings, built_index) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def limited_url(settings, built_index) -> Iterator[str]:
     env = server_env(
         settings,
         SHISAKU_MAX_BODY_BYTES="200000",
@@ -164,11 +164,11 @@ def test_cors_only_for_configured_origins(limited_url: str, server_url: str) -> 
     assert "access-control-allow-origin" not in preflight.headers
 
 
-def test_batch_over_the_configured_limit_is_422(settings, encoders, built_index) -> None:  # type: ignore[no-untyped-def]
+def test_batch_over_the_configured_limit_is_422(settings, encoders, built_index) -> None:
     from fastapi.testclient import TestClient
 
-    from service.api import create_app
-    from service.runtime import load_engine
+    from service.engine import load_engine
+    from service.http.app import create_app
 
     small = settings.model_copy(update={"max_batch": 2})
     app = create_app(small, engine=load_engine(small, encoders=encoders))
@@ -177,11 +177,11 @@ def test_batch_over_the_configured_limit_is_422(settings, encoders, built_index)
         assert ok.status_code == 200
         response = client.post("/search/batch", json={"queries": ["難民", "在留", "就労"]})
     assert response.status_code == 422
-    assert "the limit is 2" in response.json()["error"]["message"]
+    assert "at most 2" in response.json()["error"]["message"]  # the schema has the limit
 
 
-def test_result_cache_answers_repeats_and_can_be_disabled(settings, encoders, built_index) -> None:  # type: ignore[no-untyped-def]
-    from service.runtime import load_engine
+def test_result_cache_answers_repeats_and_can_be_disabled(settings, encoders, built_index) -> None:
+    from service.engine import load_engine
 
     engine = load_engine(settings, encoders=encoders)
     first = engine.search("特定技能 の 見直し", k=3)

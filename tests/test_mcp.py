@@ -16,6 +16,11 @@ from mcp.client.stdio import StdioServerParameters
 TOOLS = {"search_measures", "get_measure", "similar_measures", "answer_question"}
 
 
+def text_of(result: Any) -> str:
+    """The text of a tool result's first content block."""
+    return str(result.content[0].text)
+
+
 async def exercise(client: Client) -> None:
     tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     assert set(tools) >= TOOLS
@@ -28,7 +33,7 @@ async def exercise(client: Client) -> None:
     assert not found.is_error
     assert found.structured_content["results"][0]["number"] == 7
     assert set(found.structured_content) == {"query", "took_ms", "results"}
-    assert "施策7" in found.content[0].text
+    assert "施策7" in text_of(found)
 
     measure = await client.call_tool("get_measure", {"number": 7})
     assert not measure.is_error
@@ -46,7 +51,7 @@ async def exercise(client: Client) -> None:
     assert answer.structured_content["answerable"] is True
     assert any(c["number"] == 7 for c in answer.structured_content["citations"])
 
-    for name, arguments in [
+    cases: list[tuple[str, dict[str, Any]]] = [
         ("search_measures", {"query": "難民", "k": 0}),
         ("search_measures", {"query": ""}),
         ("search_measures", {"query": "   "}),
@@ -54,12 +59,13 @@ async def exercise(client: Client) -> None:
         ("get_measure", {"number": "seven"}),
         ("similar_measures", {"number": 99}),
         ("answer_question", {"question": "難民", "k": 11}),
-    ]:
+    ]
+    for name, arguments in cases:
         result = await client.call_tool(name, arguments)
         assert result.is_error, (name, arguments)
-        assert result.content and result.content[0].text
+        assert result.content and text_of(result)
     missing = await client.call_tool("get_measure", {"number": 99})
-    assert "not_found" in missing.content[0].text
+    assert "not_found" in text_of(missing)
 
     # Still serving after the errors.
     again = await client.call_tool("get_measure", {"number": 1})
@@ -70,7 +76,7 @@ def run(function: Callable[[], Awaitable[Any]]) -> None:
     anyio.run(function)
 
 
-def test_mcp_over_stdio(settings, built_index) -> None:  # type: ignore[no-untyped-def]
+def test_mcp_over_stdio(settings, built_index) -> None:
     shisaku = Path(sys.executable).parent / "shisaku"
     command, args = (
         (str(shisaku), ["mcp"])

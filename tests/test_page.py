@@ -21,17 +21,17 @@ BADGE_COLOURS = {
 }
 
 
-def search(page, query: str) -> None:  # type: ignore[no-untyped-def]
+def search(page, query: str) -> None:
     page.fill("#q", query)
     page.press("#q", "Enter")
     wait_done(page)
 
 
-def wait_done(page) -> None:  # type: ignore[no-untyped-def]
+def wait_done(page) -> None:
     page.wait_for_selector("body[data-state=done]")
 
 
-def card_numbers(page) -> list[int]:  # type: ignore[no-untyped-def]
+def card_numbers(page) -> list[int]:
     return [
         int(n)
         for n in page.eval_on_selector_all(
@@ -40,12 +40,12 @@ def card_numbers(page) -> list[int]:  # type: ignore[no-untyped-def]
     ]
 
 
-def open_search(page) -> None:  # type: ignore[no-untyped-def]
+def open_search(page) -> None:
     page.goto("/")
     page.wait_for_selector("body[data-state=idle]")
 
 
-def test_japanese_question_shows_measure_7_first_with_highlight(page) -> None:  # type: ignore[no-untyped-def]
+def test_japanese_question_shows_measure_7_first_with_highlight(page) -> None:
     open_search(page)
     search(page, SSW2_JA)
     assert card_numbers(page)[0] == 7
@@ -62,14 +62,14 @@ def test_japanese_question_shows_measure_7_first_with_highlight(page) -> None:  
     assert page.js_errors == []
 
 
-def test_english_question_shows_measure_7_first(page) -> None:  # type: ignore[no-untyped-def]
+def test_english_question_shows_measure_7_first(page) -> None:
     open_search(page)
     search(page, SSW2_EN)
     assert card_numbers(page)[0] == 7
     assert page.locator("#summary").text_content().count(SSW2_EN) == 1
 
 
-def test_example_question_runs_a_search(page) -> None:  # type: ignore[no-untyped-def]
+def test_example_question_runs_a_search(page) -> None:
     open_search(page)
     page.get_by_role(
         "button", name="How are foreign children supported in going to school?"
@@ -79,7 +79,7 @@ def test_example_question_runs_a_search(page) -> None:  # type: ignore[no-untype
     assert page.input_value("#q") == "How are foreign children supported in going to school?"
 
 
-def test_status_filter_keeps_only_that_status_and_goes_into_the_url(page) -> None:  # type: ignore[no-untyped-def]
+def test_status_filter_keeps_only_that_status_and_goes_into_the_url(page) -> None:
     open_search(page)
     search(page, "難民")
     assert len(card_numbers(page)) == 10
@@ -94,7 +94,7 @@ def test_status_filter_keeps_only_that_status_and_goes_into_the_url(page) -> Non
         assert badge.evaluate("b => getComputedStyle(b).backgroundColor") == BADGE_COLOURS["検討中"]
 
 
-def test_url_runs_the_search_on_load_and_restores_the_filter(page) -> None:  # type: ignore[no-untyped-def]
+def test_url_runs_the_search_on_load_and_restores_the_filter(page) -> None:
     page.goto("/?q=%E9%9B%A3%E6%B0%91&status=%E5%AE%9F%E6%96%BD%E6%B8%88%E3%81%BF")
     wait_done(page)
     assert page.input_value("#q") == "難民"
@@ -106,7 +106,7 @@ def test_url_runs_the_search_on_load_and_restores_the_filter(page) -> None:  # t
     assert statuses and set(statuses) == {"実施済み"}
 
 
-def test_back_button_restores_the_previous_search(page) -> None:  # type: ignore[no-untyped-def]
+def test_back_button_restores_the_previous_search(page) -> None:
     open_search(page)
     search(page, SSW2_JA)
     search(page, "How are foreign children supported in going to school?")
@@ -117,7 +117,7 @@ def test_back_button_restores_the_previous_search(page) -> None:  # type: ignore
     assert card_numbers(page)[0] == 7
 
 
-def test_similar_measures_on_a_card(page) -> None:  # type: ignore[no-untyped-def]
+def test_similar_measures_on_a_card(page) -> None:
     open_search(page)
     search(page, SSW2_JA)
     first = page.locator("#results [data-measure]").first
@@ -133,7 +133,7 @@ def test_similar_measures_on_a_card(page) -> None:  # type: ignore[no-untyped-de
     assert first.locator("button.similar-button").get_attribute("aria-expanded") == "true"
 
 
-def test_measure_page_and_similar_link(page) -> None:  # type: ignore[no-untyped-def]
+def test_measure_page_and_similar_link(page) -> None:
     open_search(page)
     search(page, SSW2_JA)
     page.locator("#results [data-measure]").first.locator("a.full-link").click()
@@ -152,7 +152,7 @@ def test_measure_page_and_similar_link(page) -> None:  # type: ignore[no-untyped
     assert page.locator("#target").text_content()
 
 
-def test_unknown_measure_is_a_readable_404(page) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_measure_is_a_readable_404(page) -> None:
     for path in ("/m/99", "/m/abc"):
         response = page.goto(path)
         assert response.status == 404
@@ -162,7 +162,7 @@ def test_unknown_measure_is_a_readable_404(page) -> None:  # type: ignore[no-unt
         assert page.locator("a.back").get_attribute("href") == "/"
 
 
-def test_markup_in_the_query_is_shown_as_text_not_run(page) -> None:  # type: ignore[no-untyped-def]
+def test_markup_in_the_query_is_shown_as_text_not_run(page) -> None:
     open_search(page)
     for attack in ("<script>alert(1)</script>", '<img src=x onerror="alert(2)">'):
         search(page, attack)
@@ -175,7 +175,7 @@ def test_markup_in_the_query_is_shown_as_text_not_run(page) -> None:  # type: ig
     assert page.js_errors == []
 
 
-def test_language_toggle_switches_and_is_remembered(page) -> None:  # type: ignore[no-untyped-def]
+def test_language_toggle_switches_and_is_remembered(page) -> None:
     open_search(page)
     search(page, SSW2_JA)
     assert page.locator(".brand [data-i18n=brand]").text_content() == "施策サーチ"
@@ -195,11 +195,11 @@ def test_language_toggle_switches_and_is_remembered(page) -> None:  # type: igno
     assert page.locator("h1").text_content().strip() == "施策 7"
 
 
-def test_not_ready_then_ready(page) -> None:  # type: ignore[no-untyped-def]
+def test_not_ready_then_ready(page) -> None:
     """A 503 shows a clear message and the page retries by itself until the service answers."""
     calls = {"n": 0}
 
-    def not_ready_twice(route) -> None:  # type: ignore[no-untyped-def]
+    def not_ready_twice(route) -> None:
         calls["n"] += 1
         if calls["n"] <= 2:
             route.fulfill(
@@ -221,7 +221,7 @@ def test_not_ready_then_ready(page) -> None:  # type: ignore[no-untyped-def]
     assert calls["n"] >= 3
 
 
-def test_server_error_is_shown(page) -> None:  # type: ignore[no-untyped-def]
+def test_server_error_is_shown(page) -> None:
     page.route(
         re.compile(r"/search\?"),
         lambda route: route.fulfill(
@@ -239,7 +239,7 @@ def test_server_error_is_shown(page) -> None:  # type: ignore[no-untyped-def]
     assert page.locator("#notice b").count() == 0
 
 
-def test_answer_panel_shows_citations_and_hides_without_ask(page) -> None:  # type: ignore[no-untyped-def]
+def test_answer_panel_shows_citations_and_hides_without_ask(page) -> None:
     answer = {
         "question": SSW2_JA,
         "answerable": True,

@@ -119,7 +119,7 @@ def test_split_passages_text_is_the_field_slice(fields: list[tuple[str, str, str
 
 
 @pytest.fixture(scope="module")
-def tokenizer():  # type: ignore[no-untyped-def]
+def tokenizer():
     from indexer.tokenize import Tokenizer
 
     return Tokenizer()
@@ -127,7 +127,7 @@ def tokenizer():  # type: ignore[no-untyped-def]
 
 @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(text=st.one_of(st.text(ANY_CHAR, max_size=500), st.sampled_from(HOSTILE)))
-def test_tokenizer_returns_clean_tokens_for_any_text(tokenizer, text: str) -> None:  # type: ignore[no-untyped-def]
+def test_tokenizer_returns_clean_tokens_for_any_text(tokenizer, text: str) -> None:
     tokens = tokenizer.tokenize(text)
     assert isinstance(tokens, list)
     for token in tokens:
@@ -136,7 +136,7 @@ def test_tokenizer_returns_clean_tokens_for_any_text(tokenizer, text: str) -> No
         token.encode("utf-8")  # no lone surrogate survives
 
 
-def test_tokenizer_handles_a_huge_input(tokenizer) -> None:  # type: ignore[no-untyped-def]
+def test_tokenizer_handles_a_huge_input(tokenizer) -> None:
     assert tokenizer.tokenize("在留" * 60_000)  # beyond Sudachi's input limit: truncated
 
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 # ---- core --------------------------------------------------------------------------------
 
 
-def test_similar_to_text_finds_the_school_measure(engine) -> None:  # type: ignore[no-untyped-def]
+def test_similar_to_text_finds_the_school_measure(engine) -> None:
     from service.research import similar_to_text
 
     hits = similar_to_text(engine, "外国人の子どもの就学を支援する", k=3)
@@ -31,7 +31,7 @@ def test_similar_to_text_finds_the_school_measure(engine) -> None:  # type: igno
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
-def test_search_many_matches_single_searches(engine) -> None:  # type: ignore[no-untyped-def]
+def test_search_many_matches_single_searches(engine) -> None:
     from service.research import search_many
 
     queries = ["特定技能2号の分野は?", "How are foreign children supported in going to school?"]
@@ -45,14 +45,14 @@ def test_search_many_matches_single_searches(engine) -> None:  # type: ignore[no
 
 
 @pytest.mark.parametrize("queries", [[], ["x"] * 101, "a string"])
-def test_search_many_rejects_bad_batches(engine, queries) -> None:  # type: ignore[no-untyped-def]
+def test_search_many_rejects_bad_batches(engine, queries) -> None:
     from service.research import search_many
 
     with pytest.raises(InvalidRequest):
         search_many(engine, queries)
 
 
-def test_similarity_matrix_is_symmetric_with_unit_diagonal(engine) -> None:  # type: ignore[no-untyped-def]
+def test_similarity_matrix_is_symmetric_with_unit_diagonal(engine) -> None:
     from service.research import similarity_matrix
 
     matrix = similarity_matrix(engine)
@@ -96,7 +96,7 @@ def _svg_size(path: Path) -> tuple[float, float]:
 
 
 @pytest.mark.parametrize("draw", ["map", "heatmap"])
-def test_figures_are_valid_images_of_the_asked_size(engine, tmp_path: Path, draw: str) -> None:  # type: ignore[no-untyped-def]
+def test_figures_are_valid_images_of_the_asked_size(engine, tmp_path: Path, draw: str) -> None:
     from service.plots import DPI, draw_heatmap, draw_map
     from service.research import measure_map, similarity_matrix
 
@@ -116,7 +116,7 @@ def test_figures_are_valid_images_of_the_asked_size(engine, tmp_path: Path, draw
     assert "cdn.plot.ly" not in html.split("<body>")[0]
 
 
-def test_map_svg_labels_every_measure(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_map_svg_labels_every_measure(engine, tmp_path: Path) -> None:
     from service.plots import draw_map
     from service.research import measure_map
 
@@ -128,7 +128,7 @@ def test_map_svg_labels_every_measure(engine, tmp_path: Path) -> None:  # type: 
     assert out.stat().st_size > 10_000
 
 
-def test_figure_rejects_unknown_formats(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_figure_rejects_unknown_formats(engine, tmp_path: Path) -> None:
     from service.plots import draw_map
     from service.research import measure_map
 
@@ -139,7 +139,7 @@ def test_figure_rejects_unknown_formats(engine, tmp_path: Path) -> None:  # type
 # ---- export ------------------------------------------------------------------------------
 
 
-def _read(path: Path, fmt: str) -> list[dict]:  # type: ignore[type-arg]
+def _read(path: Path, fmt: str) -> list[dict]:
     if fmt == "jsonl":
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     if fmt == "csv":
@@ -152,7 +152,7 @@ def _read(path: Path, fmt: str) -> list[dict]:  # type: ignore[type-arg]
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
 @pytest.mark.parametrize("with_embeddings", [False, True])
-def test_export_round_trips(engine, tmp_path: Path, fmt: str, with_embeddings: bool) -> None:  # type: ignore[no-untyped-def]
+def test_export_round_trips(engine, tmp_path: Path, fmt: str, with_embeddings: bool) -> None:
     from service.export import export
 
     out = tmp_path / f"export.{fmt}"
@@ -197,7 +197,7 @@ def test_export_round_trips(engine, tmp_path: Path, fmt: str, with_embeddings: b
         assert "embedding" not in rows[0] and summary.dimension is None
 
 
-def test_export_rejects_unknown_format(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_export_rejects_unknown_format(engine, tmp_path: Path) -> None:
     from service.export import export
 
     with pytest.raises(InvalidRequest):
@@ -221,7 +221,7 @@ def test_post_similar(server_url: str) -> None:
     ("payload", "status"),
     [({"text": "", "k": 3}, 422), ({"text": "x", "k": 0}, 422), ({"txt": "x"}, 422)],
 )
-def test_post_similar_rejects_bad_requests(server_url: str, payload, status) -> None:  # type: ignore[no-untyped-def]
+def test_post_similar_rejects_bad_requests(server_url: str, payload, status) -> None:
     response = httpx.post(server_url + "/similar", json=payload, timeout=30)
     assert response.status_code == status
     assert response.json()["error"]["code"] == "invalid_request"
@@ -258,7 +258,7 @@ def test_post_search_batch(server_url: str) -> None:
         {"queries": "x"},
     ],
 )
-def test_post_search_batch_rejects_bad_requests(server_url: str, payload) -> None:  # type: ignore[no-untyped-def]
+def test_post_search_batch_rejects_bad_requests(server_url: str, payload) -> None:
     response = httpx.post(server_url + "/search/batch", json=payload, timeout=30)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "invalid_request"
@@ -267,7 +267,7 @@ def test_post_search_batch_rejects_bad_requests(server_url: str, payload) -> Non
 # ---- CLI ---------------------------------------------------------------------------------
 
 
-def test_cli_export_map_heatmap(settings, built_index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_export_map_heatmap(settings, built_index, tmp_path: Path) -> None:
     done = run_cli(settings, "export", "--format", "csv", "--out", str(tmp_path / "x.csv"))
     assert done.returncode == 0, done.stderr
     assert "33 measures" in done.stdout
@@ -283,7 +283,7 @@ def test_cli_export_map_heatmap(settings, built_index, tmp_path: Path) -> None: 
     assert done.returncode == 2 and ".png, .svg or .html" in done.stderr
 
 
-def test_cli_similar_and_batch(settings, built_index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_similar_and_batch(settings, built_index, tmp_path: Path) -> None:
     done = run_cli(settings, "similar", "外国人の子どもの就学", "--k", "2", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["results"][0]["number"] == 29

@@ -20,22 +20,22 @@ from service.errors import InvalidRequest, NotFound
         ("補完的保護対象者の認定制度", 16),
     ],
 )
-def test_first_result(engine, query: str, expected: int) -> None:  # type: ignore[no-untyped-def]
+def test_first_result(engine, query: str, expected: int) -> None:
     assert engine.search(query).results[0].measure.number == expected
 
 
-def test_k_and_status_filter(engine) -> None:  # type: ignore[no-untyped-def]
+def test_k_and_status_filter(engine) -> None:
     outcome = engine.search("外国人", k=3, statuses=["検討中"])
     assert len(outcome.results) == 3
     assert {hit.measure.number for hit in outcome.results} == {3, 11, 20}
 
 
-def test_status_only_query_ignores_small_k(engine) -> None:  # type: ignore[no-untyped-def]
+def test_status_only_query_ignores_small_k(engine) -> None:
     outcome = engine.search("検討中の施策は?", k=1)
     assert {hit.measure.number for hit in outcome.results} == {3, 11, 20}
 
 
-def test_passages_are_spans_of_their_measure(engine) -> None:  # type: ignore[no-untyped-def]
+def test_passages_are_spans_of_their_measure(engine) -> None:
     for hit in engine.search("オンライン申請", k=5).results:
         assert hit.passages
         for p in hit.passages:
@@ -43,13 +43,13 @@ def test_passages_are_spans_of_their_measure(engine) -> None:  # type: ignore[no
             assert field_text[p.passage.start : p.passage.end] == p.passage.text
 
 
-def test_english_query_is_expanded_with_japanese_terms(engine) -> None:  # type: ignore[no-untyped-def]
+def test_english_query_is_expanded_with_japanese_terms(engine) -> None:
     outcome = engine.search("SSW")
     assert outcome.signals.language == "en"
     assert "特定技能" in outcome.signals.expanded_query
 
 
-def test_repeated_query_gives_identical_results(engine) -> None:  # type: ignore[no-untyped-def]
+def test_repeated_query_gives_identical_results(engine) -> None:
     first = engine.search("難民認定制度の透明性")
     second = engine.search("難民認定制度の透明性")
     assert [h.measure.number for h in first.results] == [h.measure.number for h in second.results]
@@ -68,12 +68,12 @@ def test_repeated_query_gives_identical_results(engine) -> None:  # type: ignore
         ("a\x00b", 10, None),
     ],
 )
-def test_bad_input_raises_invalid_request(engine, query, k, statuses) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_raises_invalid_request(engine, query, k, statuses) -> None:
     with pytest.raises(InvalidRequest):
         engine.search(query, k=k, statuses=statuses)
 
 
-def test_similar_measures(engine) -> None:  # type: ignore[no-untyped-def]
+def test_similar_measures(engine) -> None:
     similar = engine.similar_measures(14, k=3)
     numbers = [m.number for m, _ in similar]
     assert 14 not in numbers and len(numbers) == 3
@@ -82,6 +82,6 @@ def test_similar_measures(engine) -> None:  # type: ignore[no-untyped-def]
         engine.similar_measures(99)
 
 
-def test_similar_to_text(engine) -> None:  # type: ignore[no-untyped-def]
+def test_similar_to_text(engine) -> None:
     top = engine.similar_to_text("新型コロナウイルス感染症の水際対策", k=3)
     assert top[0][0].number in {31, 32, 33}

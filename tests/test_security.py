@@ -96,12 +96,12 @@ def test_reload_route_is_absent_without_a_token(server_url: str) -> None:
 # ---- in-process: errors that need a broken engine --------------------------------------------
 
 
-def test_unexpected_error_is_a_generic_json_500(settings, engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_unexpected_error_is_a_generic_json_500(settings, engine, monkeypatch) -> None:
     from fastapi.testclient import TestClient
 
-    from service.api import create_app
+    from service.http.app import create_app
 
-    def explode(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def explode(*args, **kwargs):
         raise RuntimeError("boom in /work/main/service/search.py line 1")
 
     monkeypatch.setattr(engine, "search", explode)
@@ -114,22 +114,24 @@ def test_unexpected_error_is_a_generic_json_500(settings, engine, monkeypatch) -
     _assert_security_headers(response)  # type: ignore[arg-type]
 
 
-def test_load_failure_is_reported_without_the_local_path(settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_load_failure_is_reported_without_the_local_path(settings, monkeypatch) -> None:
     from fastapi.testclient import TestClient
 
-    import service.api
+    import service.http.app
     from service.errors import IndexError_
+    from service.http.deps import state_of
 
-    def fail(_settings):  # type: ignore[no-untyped-def]
+    def fail(_settings):
         raise IndexError_(
             "index at /work/main/var/index is unusable: file dense_passages.faiss does not "
             "match its checksum (truncated or modified); rebuild it with `shisaku index`"
         )
 
-    monkeypatch.setattr(service.api, "load_engine", fail)
-    with TestClient(service.api.create_app(settings)) as client:
+    monkeypatch.setattr(service.http.app, "load_engine", fail)
+    with TestClient(service.http.app.create_app(settings)) as client:
         deadline = time.monotonic() + 10
-        while client.app.state.load_error is None and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        state = state_of(client.app)  # type: ignore[arg-type]
+        while state.load_error is None and time.monotonic() < deadline:
             time.sleep(0.05)
         response = client.get("/search", params={"q": "難民"})
         page = client.get("/m/1")

@@ -7,36 +7,27 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+from indexer.records import STATUSES
+from service.cli.loading import engine_from
 from service.errors import InvalidRequest
+from service.text import shorten
 
 AddCommand = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
-STATUS_CHOICES = ["実施中", "実施済み", "検討中"]
-
-
-def _engine(args: argparse.Namespace) -> Any:
-    from service.cli import _engine as load
-
-    return load(args)
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
     from service.research import similar_to_text
-    from service.schemas import MeasureOut, SimilarMeasure, SimilarResponse
+    from service.schemas import SimilarResponse
 
-    hits = similar_to_text(_engine(args), args.text, k=args.k)
+    hits = similar_to_text(engine_from(args), args.text, k=args.k)
     if args.json:
-        response = SimilarResponse(
-            results=[
-                SimilarMeasure(**MeasureOut.of(h.measure).model_dump(), score=h.score) for h in hits
-            ]
-        )
+        response = SimilarResponse.of_pairs([(h.measure, h.score) for h in hits])
         print(response.model_dump_json(indent=2))
         return 0
     for hit in hits:
-        target = " ".join(hit.measure.target.split())
-        print(f"{hit.measure.number:>3}  {hit.score:.3f}  {hit.measure.status:<5} {target[:80]}")
+        target = shorten(hit.measure.target, 80)
+        print(f"{hit.measure.number:>3}  {hit.score:.3f}  {hit.measure.status:<5} {target}")
     return 0
 
 
@@ -66,7 +57,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from service.schemas import BatchSearchResponse, SearchResponse
 
     outcomes = search_many(
-        _engine(args), _read_queries(args.file), k=args.k, statuses=args.status or []
+        engine_from(args), _read_queries(args.file), k=args.k, statuses=args.status or []
     )
     if args.json:
         response = BatchSearchResponse(results=[SearchResponse.of(o) for o in outcomes])
@@ -82,7 +73,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from service.export import export
 
     summary = export(
-        _engine(args), args.format, Path(args.out), with_embeddings=args.with_embeddings
+        engine_from(args), args.format, Path(args.out), with_embeddings=args.with_embeddings
     )
     vectors = f" with {summary.dimension}-d vectors" if summary.dimension else ""
     print(
@@ -97,7 +88,7 @@ def cmd_map(args: argparse.Namespace) -> int:
     from service.research import measure_map
 
     figure_format(Path(args.out))  # fail on a bad name before loading the model
-    summary = draw_map(measure_map(_engine(args)), Path(args.out), args.width, args.height)
+    summary = draw_map(measure_map(engine_from(args)), Path(args.out), args.width, args.height)
     print(f"wrote the measure map to {summary.path} ({summary.width}×{summary.height})")
     return 0
 
@@ -108,7 +99,7 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
 
     figure_format(Path(args.out))
     summary = draw_heatmap(
-        similarity_matrix(_engine(args)), Path(args.out), args.width, args.height
+        similarity_matrix(engine_from(args)), Path(args.out), args.width, args.height
     )
     print(f"wrote the similarity heatmap to {summary.path} ({summary.width}×{summary.height})")
     return 0
@@ -123,7 +114,7 @@ def register_research_commands(add: AddCommand) -> None:
     p = add("batch", cmd_batch, "search many queries from a file (one a line, or JSONL)")
     p.add_argument("file", help='queries file, "-" for stdin (at most 100 queries)')
     p.add_argument("--k", type=int, default=10)
-    p.add_argument("--status", action="append", choices=STATUS_CHOICES)
+    p.add_argument("--status", action="append", choices=list(STATUSES))
     p.add_argument("--json", action="store_true", help="print the API's JSON")
 
     p = add("export", cmd_export, "export measures and passages (and vectors)")

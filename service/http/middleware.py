@@ -1,21 +1,24 @@
-"""Request limits as ASGI middleware: body size (413) and a per-request time limit (503).
+"""ASGI middleware: security headers and the catch-all 500 (outermost), the per-request time
+limit (503) and the request body limit (413). All errors use the one JSON error writer.
 
-Both answer with the API's JSON error shape. The time limit bounds the time to the first
-byte of the response: routes run their engine call in a worker thread, and when the limit
-passes first the client gets ``503`` with ``Retry-After`` at once while the thread finishes
-in the background (a thread cannot be killed) and its late response is dropped. Streaming
-responses (``/ask/stream``, ``/mcp``) are limited until they start, not while they stream.
+The time limit bounds the time to the first byte of the response: routes run their engine
+call in a worker thread, and when the limit passes first the client gets ``503`` with
+``Retry-After`` at once while the thread finishes in the background (a thread cannot be
+killed) and its late response is dropped. Streaming responses (``/ask/stream``, ``/mcp``) are
+limited until they start, not while they stream.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from service.errors import PayloadTooLarge, ShisakuError, TimedOut
+from fastapi import FastAPI
+
+from service.errors import PayloadTooLarge, TimedOut
+from service.http.errors import send_domain_error, send_error
 
 logger = logging.getLogger(__name__)
 
@@ -27,22 +30,22 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # Probes answer from memory at once; a time limit there would only make them flaky.
 UNTIMED_PATHS = frozenset({"/healthz", "/readyz"})
-RETRY_AFTER_SECONDS = 2
 
-
-async def send_error(send: Send, error: ShisakuError, retry_after: int | None = None) -> None:
-    """Send ``{"error": {"code", "message"}}`` with the error's HTTP status."""
-    body = json.dumps(
-        {"error": {"code": error.code, "message": error.message}}, ensure_ascii=False
-    ).encode("utf-8")
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode("ascii")),
-    ]
-    if retry_after is not None:
-        headers.append((b"retry-after", str(retry_after).encode("ascii")))
-    await send({"type": "http.response.start", "status": error.http_status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+# The page (``/``, ``/m/{n}``) loads its script and style from /static: nothing inline.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode("ascii")),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+)
+_OURS = {name for name, _ in SECURITY_HEADERS}
 
 
 class BodyLimitMiddleware:
@@ -66,7 +69,7 @@ class BodyLimitMiddleware:
                 except ValueError:
                     declared = -1
                 if declared > self.max_bytes:
-                    await send_error(send, self._too_large())
+                    await send_domain_error(send, self._too_large())
                     return
         # Read the whole body (bounded), then replay it: chunked uploads are limited too.
         chunks: list[bytes] = []
@@ -78,7 +81,7 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await send_error(send, self._too_large())
+                await send_domain_error(send, self._too_large())
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -139,7 +142,7 @@ class TimeLimitMiddleware:
             self.seconds,
         )
         error = TimedOut(f"the request took longer than {self.seconds:g} s; try again in a moment")
-        await send_error(send, error, retry_after=RETRY_AFTER_SECONDS)
+        await send_domain_error(send, error)
 
     def _forget(self, task: asyncio.Task[None]) -> None:
         self._abandoned.discard(task)
@@ -147,7 +150,58 @@ class TimeLimitMiddleware:
             logger.warning("an abandoned request failed later: %r", task.exception())
 
 
-def install_limits(app: Any, max_body_bytes: int, request_timeout_seconds: float) -> None:
-    """Add both limits to a FastAPI app (the body limit inside the time limit)."""
+class SecurityHeadersMiddleware:
+    """Add the security headers to every HTTP response, errors included; turn an unexpected
+    exception into the API's JSON 500 (no trace, no path) when the response has not started."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", ())
+                    if name.lower() not in _OURS
+                ]
+                message["headers"] = headers + list(SECURITY_HEADERS)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, with_headers)
+        except Exception:
+            logger.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            await send_error(
+                with_headers, 500, "internal_error", "the service failed to answer; see its log"
+            )
+
+
+def install_middleware(
+    app: FastAPI, max_body_bytes: int, request_timeout_seconds: float, cors_origins: list[str]
+) -> None:
+    """Body limit (innermost), time limit, CORS only for the configured origins (none by
+    default), then security headers and the catch-all 500 (outermost)."""
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(TimeLimitMiddleware, seconds=request_timeout_seconds)
+    if cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type"],
+            allow_credentials=False,
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeadersMiddleware)  # added last: outermost

@@ -1,4 +1,4 @@
-"""Command line: `shisaku index|serve|search|measures|eval|info` over the same core."""
+"""The `shisaku` command: its parser, `index|serve|search|measures|eval|info`, and the error edge."""
 
 from __future__ import annotations
 
@@ -10,32 +10,26 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from service.errors import ShisakuError
-
-logger = logging.getLogger("shisaku")
-
-
-def _settings(args: argparse.Namespace) -> Any:
-    from service.settings import load_settings
-
-    settings = load_settings()
-    updates = {}
-    for name in ("index_dir", "corpus"):
-        value = getattr(args, name, None)
-        if value is not None:
-            updates[name] = Path(value)
-    return settings.model_copy(update=updates) if updates else settings
+from indexer.records import STATUSES
+from service.cli.ask import register_answer_commands
+from service.cli.loading import engine_from, settings_from
+from service.cli.research import register_research_commands
+from service.errors import BuildError, ShisakuError
+from service.text import shorten
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from indexer.build import build_index, expected_identity, is_current
-    from service.runtime import load_encoders
+    from indexer.build import build_index
+    from indexer.manifest import expected_identity, is_current
+    from indexer.parse import parse_report_file
+    from service.engine import load_encoders
 
-    settings = _settings(args)
+    settings = settings_from(args)
     if not Path(settings.corpus).is_file():
         raise ShisakuError(f"corpus file {settings.corpus} not found (set SHISAKU_CORPUS)")
+    parse_report_file(Path(settings.corpus))  # a malformed report fails before models load
     encoder, second = load_encoders(settings)
     if args.if_stale and is_current(
         Path(settings.index_dir), expected_identity(Path(settings.corpus), encoder, second)
@@ -66,49 +60,48 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from indexer.build import read_manifest
-    from service.api import create_app
-    from service.index import verify_files
+    from service.http.app import create_app
+    from service.http.server import bounded_protocol
+    from service.index import check_manifest
 
-    settings = _settings(args)
+    settings = settings_from(args)
     settings = settings.model_copy(
         update={"host": args.host or settings.host, "port": args.port or settings.port}
     )
-    index_dir = Path(settings.index_dir)
-    manifest = read_manifest(index_dir)
-    if manifest is None:
-        raise ShisakuError(f"no usable index at {index_dir}; build it with `shisaku index`")
-    verify_files(index_dir, manifest)
+    quiet = settings.log_level in ("warning", "error")
+    configure_logging("info" if args.verbose and quiet else settings.log_level)
+    check_manifest(Path(settings.index_dir))  # a missing or damaged index stops here, at once
     exit_code = {"value": 0}
     server: uvicorn.Server | None = None
 
     def on_fatal(message: str) -> None:
         exit_code["value"] = 3
+        print(f"shisaku: error: {message}", file=sys.stderr)
         if server is not None:
             server.should_exit = True
 
     app = create_app(settings, on_fatal=on_fatal)
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        http=bounded_protocol(settings.max_header_bytes, settings.header_timeout_seconds),
+        log_config=None,  # our logging setup (configure_logging) applies to uvicorn too
     )
     server = uvicorn.Server(config)
     server.run()
     return exit_code["value"]
 
 
-def _engine(args: argparse.Namespace) -> Any:
-    from service.runtime import load_engine
-
-    return load_engine(_settings(args))
-
-
 def cmd_search(args: argparse.Namespace) -> int:
-    from service.runtime import load_engine
+    from service.engine import load_engine
     from service.schemas import SearchResponse
     from service.search import validate_k, validate_query, validate_statuses
 
     # Cheap checks before the models load, with the limits the engine will apply.
-    settings = _settings(args)
+    settings = settings_from(args)
     validate_query(args.query, settings.max_query_chars)
     validate_k(args.k, settings.max_k)
     validate_statuses(args.status)
@@ -123,27 +116,22 @@ def cmd_search(args: argparse.Namespace) -> int:
             f"\n{rank}. 施策{result.number} [{result.status} / {result.status_en}] "
             f"score {result.score:.2f}"
         )
-        print(f"   {_shorten(result.target, 110)}")
+        print(f"   {shorten(result.target, 110)}")
         for passage in result.passages[:2]:
-            print(f"   > ({passage.field}) {_shorten(passage.text, 110)}")
+            print(f"   > ({passage.field}) {shorten(passage.text, 110)}")
     return 0
-
-
-def _shorten(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def cmd_measures(args: argparse.Namespace) -> int:
     from service.schemas import MeasureOut, MeasuresResponse
 
-    engine = _engine(args)
+    engine = engine_from(args)
     response = MeasuresResponse(measures=[MeasureOut.of(m) for m in engine.index.measures])
     if args.json:
         print(response.model_dump_json(indent=2))
         return 0
     for m in response.measures:
-        print(f"{m.number:>3}  {m.status:<5} {_shorten(m.target, 90)}")
+        print(f"{m.number:>3}  {m.status:<5} {shorten(m.target, 90)}")
     return 0
 
 
@@ -151,7 +139,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from service.evaluate import evaluate, load_questions
 
     questions = load_questions(Path(args.file))
-    report = evaluate(_engine(args), questions)
+    report = evaluate(engine_from(args), questions)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return 0
@@ -169,7 +157,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    engine = _engine(args)
+    engine = engine_from(args)
     manifest = engine.index.manifest
     info = {
         "model": {"name": engine.encoder.name, "dimension": engine.encoder.dimension},
@@ -187,7 +175,10 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="shisaku", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="shisaku",
+        description="Search and answers over Japanese government policy documents.",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -211,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("search", cmd_search, "search from the command line")
     p.add_argument("query")
     p.add_argument("--k", type=int, default=10)
-    p.add_argument("--status", action="append", choices=["実施中", "実施済み", "検討中"])
+    p.add_argument("--status", action="append", choices=list(STATUSES))
     p.add_argument("--json", action="store_true", help="print the API's JSON")
 
     p = add("measures", cmd_measures, "list all measures")
@@ -224,27 +215,43 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("info", cmd_info, "show model and index information")
 
-    from service.research_cli import register_research_commands
-
     register_research_commands(add)
-    from service.answer_cli import register_answer_commands
-
     register_answer_commands(add)  # ask, mcp
     return parser
+
+
+def configure_logging(level: str) -> None:
+    """One format for our loggers and uvicorn's, at ``level`` (SHISAKU_LOG_LEVEL)."""
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    for name in ("httpx", "bm25s", "sentence_transformers", "mcp"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+# Failures of the machine rather than of the input (a read-only or full disk) exit with 1.
+EXIT_CODES: dict[type[ShisakuError], int] = {BuildError: 1}
+
+
+def exit_code_of(error: ShisakuError) -> int:
+    for cls in type(error).__mro__:
+        code = EXIT_CODES.get(cls)
+        if code is not None:
+            return code
+    return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging("info" if args.verbose else "warning")
     try:
         return int(args.handler(args))
     except ShisakuError as exc:
         print(f"shisaku: error: {exc.message}", file=sys.stderr)
-        return 2
+        return exit_code_of(exc)
     except KeyboardInterrupt:
         return 130
 

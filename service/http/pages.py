@@ -18,7 +18,9 @@ from fastapi.staticfiles import StaticFiles
 
 from indexer.records import Measure
 from service.errors import NotFound, NotReady
+from service.http.deps import state_of
 from service.search import SearchEngine
+from service.text import shorten
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +44,9 @@ def add_page_routes(app: FastAPI) -> None:
 
     @app.get("/m/{number}", include_in_schema=False, response_class=HTMLResponse)
     def measure_page(request: Request, number: str) -> HTMLResponse:
-        engine: SearchEngine | None = getattr(request.app.state, "engine", None)
-        if engine is None:
-            problem = getattr(request.app.state, "load_error", None)
-            error = NotReady(problem or "the index and model are still loading")
+        try:
+            engine = state_of(request.app).ready_engine()
+        except NotReady as error:
             return HTMLResponse(loading_page(error), status_code=503, headers={"Retry-After": "2"})
         try:
             if not number.isascii() or not number.isdigit() or len(number) > 6:
@@ -152,9 +153,7 @@ def measure_html(
         )
     items = []
     for other, score in similar:
-        target = " ".join(other.target.split())
-        if len(target) > 90:
-            target = target[:89] + "…"
+        target = shorten(other.target, 90)
         items.append(
             f'<li class="similar-item" data-similar="{other.number}">'
             f'<a class="similar-link" href="/m/{other.number}">{_measure_label(other.number)}</a>'

@@ -7,17 +7,24 @@ from collections.abc import Callable
 from typing import Any
 
 from indexer.records import STATUSES
+from service.answer import MODES
+from service.cli.loading import engine_from, settings_from
+from service.text import shorten
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from service.answer import answer_question
-    from service.ask_schemas import AskResponse
-    from service.cli import _engine, _settings
     from service.llm import client_from_settings
+    from service.schemas import AskResponse
 
-    llm = client_from_settings(_settings(args)) if args.mode == "generative" else None
+    llm = client_from_settings(settings_from(args)) if args.mode == "generative" else None
     answer = answer_question(
-        _engine(args), args.question, k=args.k, statuses=args.status or [], mode=args.mode, llm=llm
+        engine_from(args),
+        args.question,
+        k=args.k,
+        statuses=args.status or [],
+        mode=args.mode,
+        llm=llm,
     )
     response = AskResponse.of(answer)
     if args.json:
@@ -34,15 +41,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if not response.answerable and response.results:
         print("\nClosest measures:")
         for r in response.results:
-            print(f"  施策{r.number} [{r.status}] {' '.join(r.target.split())[:90]}")
+            print(f"  施策{r.number} [{r.status}] {shorten(r.target, 90)}")
     return 0
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
-    from service.cli import _engine
-    from service.mcp_server import run_stdio
+    from service.mcp.server import run_stdio
 
-    run_stdio(lambda: _engine(args))
+    run_stdio(lambda: engine_from(args))
     return 0
 
 
@@ -51,7 +57,7 @@ def register_answer_commands(add: Callable[..., Any]) -> None:
     p.add_argument("question")
     p.add_argument("--k", type=int, default=5, help="measures to retrieve (1-10)")
     p.add_argument("--status", action="append", choices=list(STATUSES))
-    p.add_argument("--mode", choices=["extractive", "generative"], default="extractive")
+    p.add_argument("--mode", choices=list(MODES), default=MODES[0])
     p.add_argument("--json", action="store_true", help="print the API's JSON")
 
     add("mcp", cmd_mcp, "serve the MCP tools over stdio")

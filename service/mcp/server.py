@@ -8,10 +8,9 @@ come back as tool errors (``is_error``), never as a crash.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import anyio
@@ -22,24 +21,23 @@ from pydantic import BaseModel, Field
 
 from service import __version__
 from service.answer import DEFAULT_ASK_K, MAX_ASK_K, answer_question
-from service.ask_schemas import AskResponse
 from service.errors import NotReady, ShisakuError
 from service.schemas import (
+    AskResponse,
     MeasureOut,
     SearchResponse,
-    SimilarMeasure,
     SimilarResponse,
     StatusName,
 )
 from service.search import SearchEngine
-from service.state import loaded_engine
+from service.text import shorten
 
 logger = logging.getLogger(__name__)
 
 EngineGetter = Callable[[], SearchEngine]
 
 INSTRUCTIONS = (
-    "Search and answers over the Immigration Services Agency's report on the 33 measures "
+    "Search and answers over the Immigration Services Agency's report on the measures "
     "recommended by the 7th Immigration Control Policy Roundtable (第７次出入国管理政策懇談会). "
     "Ask in Japanese or English. Each measure has a number, a status (実施中 in progress / "
     "実施済み implemented / 検討中 under consideration), a target (対象施策), an explanation "
@@ -54,11 +52,6 @@ def _result(model: BaseModel, text: str) -> CallToolResult:
     )
 
 
-def _short(text: str, width: int = 100) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 async def _call(function: Callable[[], Any]) -> Any:
     """Run core work off the event loop; our errors become tool errors."""
     try:
@@ -70,9 +63,11 @@ async def _call(function: Callable[[], Any]) -> Any:
 def render_search(response: SearchResponse) -> str:
     lines = [f"{len(response.results)} measures for {response.query!r}:"]
     for rank, r in enumerate(response.results, start=1):
-        lines.append(f"{rank}. 施策{r.number} [{r.status} / {r.status_en}] {_short(r.target)}")
+        lines.append(
+            f"{rank}. 施策{r.number} [{r.status} / {r.status_en}] {shorten(r.target, 100)}"
+        )
         if r.passages:
-            lines.append(f"   > {_short(r.passages[0].text)}")
+            lines.append(f"   > {shorten(r.passages[0].text, 100)}")
     return "\n".join(lines)
 
 
@@ -92,7 +87,7 @@ def render_answer(response: AskResponse) -> str:
     if response.citations:
         lines.append("")
         lines += [
-            f"［施策{c.number}］({c.field} {c.start}–{c.end}) {_short(c.quote)}"
+            f"［施策{c.number}］({c.field} {c.start}–{c.end}) {shorten(c.quote, 100)}"
             for c in response.citations
         ]
     if response.warning:
@@ -108,9 +103,9 @@ def build_mcp_server(get_engine: EngineGetter) -> MCPServer:
 
     @server.tool(
         description=(
-            "Search the 33 immigration-policy measures of the report (Japanese or English "
+            "Search the immigration-policy measures of the report (Japanese or English "
             "query); returns the best-matching measures with their matching passages. / "
-            "報告書の33施策を日本語・英語で検索し、関連する施策と該当箇所を返します。"
+            "報告書の施策を日本語・英語で検索し、関連する施策と該当箇所を返します。"
         ),
     )
     async def search_measures(
@@ -127,8 +122,8 @@ def build_mcp_server(get_engine: EngineGetter) -> MCPServer:
 
     @server.tool(
         description=(
-            "Get one measure by its number (1-33): status, target, explanation and footnotes. / "
-            "施策番号（1〜33）で施策の全文（実施状況・対象施策・説明・注）を取得します。"
+            "Get one measure by its number: status, target, explanation and footnotes. / "
+            "施策番号で施策の全文（実施状況・対象施策・説明・注）を取得します。"
         ),
     )
     async def get_measure(
@@ -149,12 +144,9 @@ def build_mcp_server(get_engine: EngineGetter) -> MCPServer:
         k: Annotated[int, Field(description="how many measures (1-50) / 件数")] = 5,
     ) -> Annotated[CallToolResult, SimilarResponse]:
         pairs = await _call(lambda: get_engine().similar_measures(number, k=k))
-        response = SimilarResponse(
-            number=number,
-            results=[SimilarMeasure(**MeasureOut.of(m).model_dump(), score=s) for m, s in pairs],
-        )
+        response = SimilarResponse.of_pairs(pairs, number=number)
         text = "\n".join(
-            f"施策{r.number} [{r.status}] {r.score:.3f} {_short(r.target, 80)}"
+            f"施策{r.number} [{r.status}] {r.score:.3f} {shorten(r.target, 80)}"
             for r in response.results
         )
         return _result(response, f"measures similar to 施策{number}:\n{text}")
@@ -178,33 +170,6 @@ def build_mcp_server(get_engine: EngineGetter) -> MCPServer:
         return _result(response, render_answer(response))
 
     return server
-
-
-# ---- streamable HTTP inside the FastAPI app ----------------------------------------------
-
-
-def mount_mcp(app: Any, host: str = "127.0.0.1") -> None:
-    """Serve the MCP tools at ``/mcp`` in ``app``; run :func:`mcp_lifespan` in its lifespan."""
-
-    def get_engine() -> SearchEngine:
-        return loaded_engine(app.state)
-
-    server = build_mcp_server(get_engine)
-    starlette_app = server.streamable_http_app(streamable_http_path="/mcp", host=host)
-    for route in starlette_app.routes:
-        app.router.routes.append(route)
-    app.state.mcp_server = server
-
-
-@contextlib.asynccontextmanager
-async def mcp_lifespan(app: Any) -> AsyncIterator[None]:
-    """Run the MCP session manager for the app's lifetime (a no-op when MCP is not mounted)."""
-    server: MCPServer | None = getattr(app.state, "mcp_server", None)
-    if server is None:
-        yield
-        return
-    async with server.session_manager.run():
-        yield
 
 
 # ---- stdio -------------------------------------------------------------------------------

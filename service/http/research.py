@@ -1,36 +1,29 @@
 """HTTP routes for researchers: free-text similarity and batch search (thin, over service.research)."""
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: the request models are made per configuration.
 from fastapi import FastAPI, Request
 
+from service.http.deps import engine_of, state_of
 from service.research import search_many, similar_to_text
 from service.schemas import (
-    BatchSearchRequest,
     BatchSearchResponse,
-    MeasureOut,
     SearchResponse,
-    SimilarMeasure,
     SimilarResponse,
-    SimilarTextRequest,
+    request_models,
 )
-from service.state import engine_of
 
 
 def add_research_routes(app: FastAPI) -> None:
+    models = request_models(state_of(app).settings)
+
     @app.post("/similar", response_model=SimilarResponse, tags=["research"])
-    def similar_text(request: Request, body: SimilarTextRequest) -> SimilarResponse:
+    def similar_text(request: Request, body: models.similar_text) -> SimilarResponse:  # type: ignore[name-defined]
         """Measures most similar to any free text, by whole-measure embeddings."""
         hits = similar_to_text(engine_of(request), body.text, k=body.k)
-        return SimilarResponse(
-            number=None,
-            results=[
-                SimilarMeasure(**MeasureOut.of(h.measure).model_dump(), score=h.score) for h in hits
-            ],
-        )
+        return SimilarResponse.of_pairs([(h.measure, h.score) for h in hits])
 
     @app.post("/search/batch", response_model=BatchSearchResponse, tags=["research"])
-    def search_batch(request: Request, body: BatchSearchRequest) -> BatchSearchResponse:
-        """Up to 100 searches in one request, encoded together."""
+    def search_batch(request: Request, body: models.batch_search) -> BatchSearchResponse:  # type: ignore[name-defined]
+        """Many searches in one request, encoded together."""
         outcomes = search_many(engine_of(request), body.queries, k=body.k, statuses=body.status)
         return BatchSearchResponse(results=[SearchResponse.of(o) for o in outcomes])

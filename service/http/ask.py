@@ -1,7 +1,6 @@
 """HTTP routes of /ask and /ask/stream (server-sent events): thin wrappers over service.answer."""
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: the request model is made per configuration.
 import json
 import re
 import time
@@ -12,10 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 
 from service.answer import answer_question, check_mode, compose, retrieve
-from service.ask_schemas import AskRequest, AskResponse
-from service.llm import ChatClient, client_from_settings
-from service.schemas import SearchResult
-from service.state import engine_of
+from service.http.deps import engine_of, state_of
+from service.schemas import AskResponse, SearchResult, request_models
 
 # One server-sent event of /ask/stream (its data is JSON text), for the OpenAPI document.
 SSE_EVENT_SCHEMA: dict[str, Any] = {
@@ -29,15 +26,6 @@ SSE_EVENT_SCHEMA: dict[str, Any] = {
 _CHUNK = re.compile(r"[^\n。]*(?:[。\n]|$)")
 
 
-def llm_of(request: Request) -> ChatClient | None:
-    """The configured language model client (cached on the app), or None."""
-    state = request.app.state
-    if not hasattr(state, "llm_client"):
-        state.llm_client = client_from_settings(getattr(state, "settings", None))
-    client: ChatClient | None = state.llm_client
-    return client
-
-
 def sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
@@ -48,10 +36,13 @@ def answer_chunks(text: str) -> list[str]:
 
 
 def add_ask_routes(app: FastAPI) -> None:
+    state = state_of(app)
+    models = request_models(state.settings)
+
     @app.post(
         "/ask", response_model=AskResponse, response_model_exclude_none=True, tags=["answers"]
     )
-    def ask(request: Request, body: AskRequest) -> AskResponse:
+    def ask(request: Request, body: models.ask) -> AskResponse:  # type: ignore[name-defined]
         """Answer a question from the report, with citations (extractive or generative)."""
         answer = answer_question(
             engine_of(request),
@@ -59,7 +50,7 @@ def add_ask_routes(app: FastAPI) -> None:
             k=body.k,
             statuses=body.status,
             mode=body.mode,
-            llm=llm_of(request),
+            llm=state.llm(),
         )
         return AskResponse.of(answer)
 
@@ -74,11 +65,11 @@ def add_ask_routes(app: FastAPI) -> None:
             }
         },
     )
-    def ask_stream(request: Request, body: AskRequest) -> StreamingResponse:
+    def ask_stream(request: Request, body: models.ask) -> StreamingResponse:  # type: ignore[name-defined]
         """The /ask answer as server-sent events: results, answer chunks, citations, done."""
         started = time.perf_counter()
         engine = engine_of(request)
-        llm = llm_of(request)
+        llm = state.llm()
         mode = check_mode(body.mode, llm)
         # Invalid input fails here, as a JSON 4xx, before the stream starts.
         outcome, decision = retrieve(engine, body.question, body.k, body.status)

@@ -17,20 +17,17 @@ import logging
 import signal
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from indexer.build import read_manifest
-from indexer.embed import Encoder
+from service.config import Settings
+from service.engine import load_replacement
 from service.errors import Forbidden, NotReady, ReloadFailed, ShisakuError, Unauthorized
-from service.runtime import load_engine
+from service.http.deps import state_of
 from service.schemas import ErrorResponse
-from service.search import SearchEngine
-from service.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -47,57 +44,28 @@ class ReloadResponse(BaseModel):
     took_ms: float
 
 
-def _same_model(recorded: Any, model: Encoder | None) -> bool:
-    if model is None or not isinstance(recorded, dict):
-        return model is None and recorded is None
-    return bool(
-        recorded.get("name") == model.name and recorded.get("fingerprint") == model.fingerprint
-    )
-
-
-def load_replacement(settings: Settings, current: SearchEngine) -> tuple[SearchEngine, bool]:
-    """A complete new engine for the index ``settings.index_dir`` points at now.
-
-    Returns it and whether the models had to be loaded again. Raises ReloadFailed.
-    """
-    pinned_dir = Path(settings.index_dir).resolve()  # one build, even if the link moves on
-    manifest = read_manifest(pinned_dir)
-    if manifest is None:
-        raise ReloadFailed(
-            "the index has no readable manifest.json; the service keeps the previous index. "
-            "Rebuild it with `shisaku index`"
-        )
-    reuse = _same_model(manifest.get("dense_model"), current.encoder) and _same_model(
-        manifest.get("second_model"), current.second
-    )
-    pinned = settings.model_copy(update={"index_dir": pinned_dir})
-    try:
-        engine = load_engine(pinned, encoders=(current.encoder, current.second) if reuse else None)
-    except ShisakuError as exc:
-        raise ReloadFailed(
-            f"the new index was not loaded and the service keeps the previous one: {exc.message}"
-        ) from exc
-    return engine, not reuse
-
-
-def _lock(app: FastAPI) -> asyncio.Lock:
-    lock: asyncio.Lock | None = getattr(app.state, "reload_lock", None)
-    if lock is None:
-        lock = app.state.reload_lock = asyncio.Lock()
-    return lock
-
-
-async def reload_index(app: FastAPI) -> ReloadResponse:
+async def reload_index(app: FastAPI, trigger: str) -> ReloadResponse:
     """Load the current index build in the background and swap it in (one at a time)."""
-    async with _lock(app):
-        current: SearchEngine | None = getattr(app.state, "engine", None)
+    state = state_of(app)
+    async with state.reload_lock:
+        current = state.engine
         if current is None:
             raise NotReady("the service is still loading; reload once it is ready")
         started = time.perf_counter()
-        engine, models_reloaded = await asyncio.to_thread(
-            load_replacement, app.state.settings, current
-        )
-        app.state.engine = engine  # the swap: one assignment
+        try:
+            engine, models_reloaded = await asyncio.to_thread(
+                load_replacement, state.settings, current
+            )
+        except ReloadFailed as exc:
+            logger.error(
+                "%s reload failed after %.0f ms; build %s keeps serving: %s",
+                trigger,
+                (time.perf_counter() - started) * 1000,
+                current.index.manifest.get("build_id"),
+                exc.message,
+            )
+            raise
+        state.engine = engine  # the swap: one assignment
         result = ReloadResponse(
             build_id=engine.index.manifest.get("build_id"),
             previous_build_id=current.index.manifest.get("build_id"),
@@ -107,7 +75,8 @@ async def reload_index(app: FastAPI) -> ReloadResponse:
             took_ms=round((time.perf_counter() - started) * 1000, 1),
         )
     logger.info(
-        "reloaded the index: build %s -> %s (%d measures) in %.0f ms%s",
+        "reloaded the index (%s): build %s -> %s (%d measures) in %.0f ms%s",
+        trigger,
         result.previous_build_id,
         result.build_id,
         result.measures,
@@ -124,12 +93,11 @@ def watch_sighup(app: FastAPI) -> Callable[[], None]:
 
     async def reload_logged() -> None:
         try:
-            await reload_index(app)
-        except ShisakuError as exc:
-            logger.error("SIGHUP reload failed: %s", exc.message)
+            await reload_index(app, "SIGHUP")
+        except ShisakuError:
+            pass  # logged by reload_index
 
     def on_hangup() -> None:
-        logger.info("SIGHUP: reloading the index")
         task = loop.create_task(reload_logged())
         pending.add(task)
         task.add_done_callback(pending.discard)
@@ -176,4 +144,4 @@ def add_admin_routes(app: FastAPI, settings: Settings) -> None:
     )
     async def admin_reload(request: Request) -> ReloadResponse:
         """Load the index `shisaku index` last built and swap it in without dropping requests."""
-        return await reload_index(request.app)
+        return await reload_index(request.app, "admin")

@@ -1,0 +1,125 @@
+"""The index directory's contract: file names, the manifest (a validated schema) and checksums."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+MEASURES_FILE = "measures.json"
+PASSAGES_FILE = "passages.json"
+DENSE_PASSAGES = "dense_passages.faiss"
+DENSE_MEASURES = "dense_measures.faiss"
+SECOND_PASSAGES = "second_passages.faiss"
+SECOND_MEASURES = "second_measures.faiss"
+BM25_DIR = "bm25"
+
+_HASH_BLOCK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    """The sha256 of one file, read in blocks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(_HASH_BLOCK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ModelRecord(BaseModel):
+    """The model an index was embedded with."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str = Field(min_length=1)
+    fingerprint: str = Field(min_length=1)
+    dimension: int = Field(ge=1)
+
+
+class Counts(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    measures: int = Field(ge=1)
+    passages: int = Field(ge=1)
+
+
+class Manifest(BaseModel):
+    """What ``manifest.json`` must hold; anything else in it is kept but not required."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    schema_version: int
+    corpus_sha256: str
+    dense_model: ModelRecord
+    second_model: ModelRecord | None = None
+    build_id: str = Field(min_length=1)
+    built_at: str
+    counts: Counts
+    files: dict[str, str] = Field(min_length=1)
+
+
+class ManifestError(ValueError):
+    """``manifest.json`` is missing, not JSON, or not of the expected shape."""
+
+
+def read_manifest(index_dir: Path) -> dict[str, Any] | None:
+    """The raw manifest of ``index_dir``, or None when it is missing or not a JSON object."""
+    try:
+        data = json.loads((Path(index_dir) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def validate_manifest(data: Any) -> Manifest:
+    """``data`` checked against the schema; ManifestError names the first bad field."""
+    if not isinstance(data, dict):
+        raise ManifestError(f"{MANIFEST} is a JSON {type(data).__name__}, not an object")
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or MANIFEST
+        raise ManifestError(f"{MANIFEST} field {where!r}: {error['msg']}") from None
+
+
+class Model(Protocol):
+    """What the manifest records of an encoder (``indexer.embed.Encoder`` satisfies it)."""
+
+    name: str
+    dimension: int
+
+    @property
+    def fingerprint(self) -> str: ...
+
+
+def encoder_record(encoder: Model | None) -> dict[str, Any] | None:
+    if encoder is None:
+        return None
+    return {
+        "name": encoder.name,
+        "fingerprint": encoder.fingerprint,
+        "dimension": encoder.dimension,
+    }
+
+
+def expected_identity(corpus: Path, encoder: Model, second: Model | None) -> dict[str, Any]:
+    """What a manifest must say for an index to be current for this corpus and these models."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "corpus_sha256": sha256_file(corpus),
+        "dense_model": encoder_record(encoder),
+        "second_model": encoder_record(second),
+    }
+
+
+def is_current(index_dir: Path, identity: dict[str, Any]) -> bool:
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        return False
+    return all(manifest.get(key) == value for key, value in identity.items())

@@ -1,0 +1,45 @@
+"""HTTP routes for operators: liveness, readiness and what is loaded (no local paths)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+
+from service import __version__
+from service.http.deps import engine_of
+from service.schemas import HealthResponse, InfoResponse, ModelInfo
+
+
+def add_ops_routes(app: FastAPI) -> None:
+    @app.get("/healthz", response_model=HealthResponse, tags=["ops"])
+    def healthz() -> HealthResponse:
+        return HealthResponse(status="ok")
+
+    @app.get("/readyz", response_model=HealthResponse, tags=["ops"])
+    def readyz(request: Request) -> HealthResponse:
+        engine_of(request)
+        return HealthResponse(status="ready")
+
+    @app.get("/info", response_model=InfoResponse, tags=["ops"])
+    def info(request: Request) -> InfoResponse:
+        engine = engine_of(request)
+        manifest = engine.index.manifest
+        second = engine.second
+        return InfoResponse(
+            version=__version__,
+            model=ModelInfo(
+                name=engine.encoder.name,
+                path=engine.encoder.path.name,
+                dimension=engine.encoder.dimension,
+            ),
+            second_model=None
+            if second is None
+            else ModelInfo(name=second.name, path=None, dimension=second.dimension),
+            index={
+                "path": engine.index.path.name,
+                "built_at": manifest.get("built_at"),
+                "build_id": manifest.get("build_id"),
+                "counts": manifest.get("counts"),
+                "corpus_sha256": manifest.get("corpus_sha256"),
+                "schema_version": manifest.get("schema_version"),
+            },
+        )

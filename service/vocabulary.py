@@ -1,0 +1,141 @@
+"""What the report says, as vocabulary: its words, readings, and the concepts it never uses.
+
+Built once per loaded index (``SearchEngine.vocabulary``) for answerability. The word lists
+come from data files (``indexer/vocab/``); the concepts a question can name come from the
+query glossary and from ``off_report_concepts.tsv``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+from indexer.records import STATUS_EN, Measure
+from indexer.tokenize import Tokenizer
+from indexer.vocabulary import concept_table, word_list
+from service.glossary import Glossary, GlossaryEntry, normalize
+
+# Parts of speech (second level / third level) never treated as salient.
+_SKIPPED_NOUN_POS = {"数詞", "助数詞可能", "副詞可能", "助数詞"}
+_KANA_ONLY = re.compile(r"^[\u3040-\u309f\u30fc]+$")
+_KATAKANA_ONLY = re.compile(r"^[\u30a0-\u30ff]+$")
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ed", "es", "s", "e")
+
+
+def stem(word: str) -> str:
+    """A crude English stem (deportation, deported, deports → deport), for absent concepts."""
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def off_report_glossary() -> Glossary:
+    """General immigration concepts users ask about (``indexer/vocab/off_report_concepts.tsv``).
+
+    Only those none of whose Japanese terms occur in the report count; listing a broad
+    Japanese term (留学, 家族) deliberately makes a concept "present". They serve
+    answerability only, never query expansion.
+    """
+    entries = [
+        GlossaryEntry(key, japanese)
+        for keys, japanese in concept_table("off_report_concepts.tsv")
+        for key in keys
+    ]
+    return Glossary(tuple(entries))
+
+
+class ReportVocabulary:
+    """The report's text, words and readings, and the concepts it never mentions."""
+
+    def __init__(
+        self, measures: Sequence[Measure], glossary: Glossary | None, tokenizer: Tokenizer
+    ) -> None:
+        self.corpus = "\n".join(
+            unicodedata.normalize("NFKC", text)
+            for m in measures
+            for text in (m.target, m.explanation, m.notes)
+        )
+        # The report's headings and status labels count as mentioned too.
+        self.corpus += "\n実施状況 対象施策 施策番号 実施状況の説明 提言 " + " ".join(STATUS_EN)
+        self.tokenizer = tokenizer
+        self.glossaries = [g for g in (glossary, off_report_glossary()) if g is not None]
+        self.generic_nouns = word_list("generic_nouns_ja.txt")
+        self.absent_japanese: dict[str, str] = {}  # Japanese term -> English headword
+        for g in self.glossaries:
+            for entry in g.entries:
+                terms = [unicodedata.normalize("NFKC", t) for t in entry.japanese]
+                if not any(t in self.corpus for t in terms):
+                    for term in terms:
+                        self.absent_japanese.setdefault(term, entry.english)
+        self.words: set[str] = set()
+        self.readings: set[str] = set()  # katakana readings of the report's words
+        for line in self.corpus.splitlines():
+            if line.strip():
+                for morpheme in tokenizer.morphemes(line, mode="C"):
+                    self.words.add(morpheme.normalized_form())
+                    self.words.add(morpheme.dictionary_form())
+                    self.readings.add(morpheme.reading_form())
+
+    def absent_in(self, question: str, language: str) -> list[str]:
+        """Concepts named in ``question`` of which the report uses no term."""
+        text = unicodedata.normalize("NFKC", question)
+        if language == "ja":
+            found: list[str] = []
+            for term in self.absent_japanese:
+                if term in text and not any(term in f or f in term for f in found):
+                    found.append(term)
+            return found
+        found = []
+        for g in self.glossaries:
+            for entry in g.matched_entries(text):
+                terms = [unicodedata.normalize("NFKC", t) for t in entry.japanese]
+                if not any(t in self.corpus for t in terms) and not any(
+                    f.startswith(f"{entry.english} (") for f in found
+                ):
+                    found.append(f"{entry.english} ({'/'.join(entry.japanese)})")
+        # Other inflections of absent one-word concepts: "deported" for "deportation".
+        stems = {stem(word) for word in normalize(text).split()}
+        for term, english in self.absent_japanese.items():
+            label = f"{english} ({term})"
+            if (
+                " " not in english
+                and stem(normalize(english)) in stems
+                and not any(english in f for f in found)
+            ):
+                found.append(label)
+        return found
+
+    def absent_nouns(self, question: str, language: str) -> list[str]:
+        """Japanese content nouns of ``question`` that occur nowhere in the report."""
+        if language != "ja":
+            return []
+        text = unicodedata.normalize("NFKC", question)
+        text = "".join(ch if ch.isprintable() else " " for ch in text)[:2000]
+        found: list[str] = []
+        for morpheme in self.tokenizer.morphemes(text, mode="C"):
+            pos = morpheme.part_of_speech()
+            if pos[0] != "名詞" or pos[1] not in ("普通名詞", "固有名詞"):
+                continue
+            surface = morpheme.surface()
+            if (
+                pos[2] in _SKIPPED_NOUN_POS
+                or len(surface) < 2
+                or _KANA_ONLY.match(surface)  # colloquial or misparsed kana (ほんと, ぎ)
+                or surface.startswith("何")
+                or surface in self.generic_nouns
+                or morpheme.normalized_form() in self.generic_nouns
+            ):
+                continue
+            if (
+                surface in self.corpus
+                or morpheme.normalized_form() in self.words
+                or morpheme.dictionary_form() in self.words
+                # A report word spelled in katakana (ニッケイ for 日系, ヤサシイ for やさしい).
+                or (_KATAKANA_ONLY.match(surface) and morpheme.reading_form() in self.readings)
+            ):
+                continue
+            if surface not in found:
+                found.append(surface)
+        return found
