@@ -89,6 +89,26 @@ def remove_abandoned_builds(parent: Path, name: str) -> list[Path]:
     return removed
 
 
+def _unwritable(folder: Path, exc: OSError) -> BuildError:
+    reason = exc.strerror or str(exc)
+    return BuildError(
+        f"could not write the index in {folder}: {reason}. Nothing was changed: the previous "
+        "index, if any, is still the one served. Free some space or make the folder writable "
+        "(or set SHISAKU_INDEX_DIR), then run `shisaku index` again"
+    )
+
+
+def check_writable(index_dir: Path) -> None:
+    """Fail early (BuildError) when the folder of ``index_dir`` cannot be created or written."""
+    parent = Path(index_dir).absolute().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as exc:
+        raise _unwritable(parent, exc) from exc
+
+
 def build_index(
     corpus: Path,
     index_dir: Path,
@@ -126,12 +146,7 @@ def build_index(
         _swap_link(index_dir, final_dir)
         build_dir = None
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise BuildError(
-            f"could not write the index in {parent}: {reason}. Nothing was changed: the "
-            "previous index, if any, is still the one served. Free some space or make the "
-            "folder writable (or set SHISAKU_INDEX_DIR), then run `shisaku index` again"
-        ) from exc
+        raise _unwritable(parent, exc) from exc
     finally:
         if build_dir is not None:
             shutil.rmtree(build_dir, ignore_errors=True)

@@ -76,6 +76,19 @@ def read_manifest(index_dir: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def read_manifest_strict(index_dir: Path) -> dict[str, Any]:
+    """The manifest of ``index_dir`` checked against the schema; ManifestError says why not."""
+    path = Path(index_dir) / MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError(f"{MANIFEST} is missing") from None
+    except (OSError, ValueError) as exc:
+        raise ManifestError(f"{MANIFEST} is not readable JSON ({type(exc).__name__})") from None
+    validate_manifest(data)
+    return dict(data)
+
+
 def validate_manifest(data: Any) -> Manifest:
     """``data`` checked against the schema; ManifestError names the first bad field."""
     if not isinstance(data, dict):

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     header_timeout_seconds: float = Field(default=10.0, gt=0, le=600)  # 408 beyond
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)  # 413 beyond
     max_batch: int = Field(default=100, ge=1, le=100)  # queries per POST /search/batch
+    max_batch_chars: int = Field(default=20_000, ge=1000, le=1_000_000)  # 413 beyond
     request_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)  # 503 + Retry-After
     encoder_slots: int = Field(default=1, ge=1, le=64)  # concurrent query encodings
     encoder_wait_seconds: float = Field(default=10.0, ge=0, le=600)  # then 503 + Retry-After

@@ -71,6 +71,7 @@ def load_engine(
         cache_size=settings.vector_cache_size,
         result_cache_size=settings.result_cache_size,
         max_batch=settings.max_batch,
+        max_batch_chars=settings.max_batch_chars,
     )
     warm_up(engine)
     return engine

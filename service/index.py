@@ -64,15 +64,12 @@ def check_manifest(path: Path) -> dict[str, Any]:
     """The manifest of ``path``, validated against its schema and verified against the files."""
     if not path.exists():
         raise IndexError_(f"no index at {path}; build it with `shisaku index` (or `make run`)")
-    raw = layout.read_manifest(path)
-    if raw is None:
-        raise _fail(path, f"{layout.MANIFEST} is missing or not a JSON object")
     try:
-        parsed = layout.validate_manifest(raw)
+        raw = layout.read_manifest_strict(path)
     except layout.ManifestError as exc:
         raise _fail(path, str(exc)) from None
-    if parsed.schema_version != layout.SCHEMA_VERSION:
-        raise _fail(path, f"schema version {parsed.schema_version} is not {layout.SCHEMA_VERSION}")
+    if raw["schema_version"] != layout.SCHEMA_VERSION:
+        raise _fail(path, f"schema version {raw['schema_version']} is not {layout.SCHEMA_VERSION}")
     verify_files(path, raw)
     return raw
 

@@ -19,16 +19,20 @@ from indexer.embed import Encoder
 from indexer.passages import footnote_links
 from indexer.records import STATUSES, Measure, Passage
 from indexer.tokenize import Tokenizer
-from service.errors import InvalidRequest, NotFound, Overloaded
+from service.errors import InvalidRequest, NotFound, Overloaded, PayloadTooLarge
 from service.fusion import RawScores, Recipe, combine
 from service.glossary import Glossary
 from service.index import LoadedIndex
 from service.intent import QueryIntent, read_intent
+from service.slots import FairSlots
 from service.vocabulary import ReportVocabulary
 
 logger = logging.getLogger(__name__)
 
 PASSAGES_PER_RESULT = 3
+# Query texts encoded while holding one encoder slot (a search behind a batch waits for at
+# most one such chunk; BENCHMARKS.md has the measured wait).
+ENCODE_CHUNK_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,21 @@ def normalize_query(query: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", query).split())
 
 
+def encoding_chunks(texts: Sequence[str], max_chars: int) -> list[list[int]]:
+    """Indexes of ``texts`` in consecutive chunks of at most ``max_chars`` characters (a
+    longer text is a chunk of its own)."""
+    chunks: list[list[int]] = []
+    size = 0
+    for i, text in enumerate(texts):
+        if chunks and size + len(text) <= max_chars:
+            chunks[-1].append(i)
+            size += len(text)
+        else:
+            chunks.append([i])
+            size = len(text)
+    return chunks
+
+
 def validate_query(query: Any, max_chars: int) -> str:
     if not isinstance(query, str) or not query.strip():
         raise InvalidRequest("the query is empty; type a question or keywords")
@@ -148,6 +167,7 @@ class SearchEngine:
         cache_size: int = 1024,
         result_cache_size: int = 1024,
         max_batch: int = 100,
+        max_batch_chars: int = 20_000,
         recipe: Recipe | None = None,
     ) -> None:
         self.index = index
@@ -157,7 +177,7 @@ class SearchEngine:
         self.glossary = glossary
         self.max_query_chars = max_query_chars
         self.max_k = max_k
-        self._encoder_slots = threading.BoundedSemaphore(encoder_slots)
+        self._encoder_slots = FairSlots(encoder_slots)
         self._encoder_wait = encoder_wait_seconds
         self._vector_cache = _LRU(cache_size)
         self._second_worker = ThreadPoolExecutor(
@@ -167,6 +187,7 @@ class SearchEngine:
         # engine, so a new index never answers from the old one's cache.
         self._result_cache = _LRU(result_cache_size)
         self.max_batch = max_batch
+        self.max_batch_chars = max_batch_chars
         self.recipe = recipe or Recipe()
         self._numbers = {m.number: row for row, m in enumerate(index.measures)}
         self._footnotes = footnote_links(index.measures, index.passages)
@@ -194,23 +215,12 @@ class SearchEngine:
                 missing.append(i)
             else:
                 found[i] = cached
-        if missing:
-            if not self._encoder_slots.acquire(timeout=self._encoder_wait):
-                raise Overloaded("the encoder is busy; try again in a moment")
-            try:
-                # The two encoders run side by side (each on one thread of its own).
-                pending = (
-                    self._second_worker.submit(
-                        self.second.encode_queries, [originals[i] for i in missing]
-                    )
-                    if self.second
-                    else None
-                )
-                dense = self.encoder.encode_queries([texts[i] for i in missing])
-                second = pending.result() if pending is not None else None
-            finally:
-                self._encoder_slots.release()
-            for j, i in enumerate(missing):
+        for chunk in encoding_chunks([texts[i] for i in missing], ENCODE_CHUNK_CHARS):
+            rows = [missing[j] for j in chunk]
+            dense, second = self._encode_chunk(
+                [texts[i] for i in rows], [originals[i] for i in rows]
+            )
+            for j, i in enumerate(rows):
                 vectors = QueryVectors(
                     dense=np.ascontiguousarray(dense[j : j + 1], dtype=np.float32),
                     second=None
@@ -220,6 +230,26 @@ class SearchEngine:
                 self._vector_cache.put(keys[i], vectors)
                 found[i] = vectors
         return [found[i] for i in range(len(keys))]
+
+    def _encode_chunk(
+        self, texts: list[str], originals: list[str]
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Encode one chunk holding one encoder slot; the slot is given back between chunks,
+        first come first served, so a search waits behind one chunk of a batch, not all."""
+        if not self._encoder_slots.acquire(timeout=self._encoder_wait):
+            raise Overloaded("the encoder is busy; try again in a moment")
+        try:
+            # The two encoders run side by side (each on one thread of its own).
+            pending = (
+                self._second_worker.submit(self.second.encode_queries, originals)
+                if self.second
+                else None
+            )
+            dense = self.encoder.encode_queries(texts)
+            second = pending.result() if pending is not None else None
+        finally:
+            self._encoder_slots.release()
+        return dense, second
 
     # ---- scoring ----------------------------------------------------------------------
 
@@ -290,6 +320,12 @@ class SearchEngine:
                 f"{len(queries)} queries in one batch; the limit is {self.max_batch}"
             )
         cleaned = [validate_query(q, self.max_query_chars) for q in queries]
+        total = sum(len(q) for q in cleaned)
+        if total > self.max_batch_chars:
+            raise PayloadTooLarge(
+                f"the batch holds {total} characters of queries; the limit is "
+                f"{self.max_batch_chars} (SHISAKU_MAX_BATCH_CHARS); send it in parts"
+            )
         k = validate_k(k, self.max_k)
         wanted = validate_statuses(statuses)
         keys = [(normalize_query(q), k, wanted) for q in cleaned]
@@ -422,6 +458,7 @@ class SearchEngine:
             cache_size=self._vector_cache.size,
             result_cache_size=self._result_cache.size,
             max_batch=self.max_batch,
+            max_batch_chars=self.max_batch_chars,
             recipe=recipe,
         )
 

@@ -74,6 +74,11 @@ class FakeEncoder:
 
 
 @pytest.fixture(scope="session")
+def fake_encoder() -> FakeEncoder:
+    return FakeEncoder()
+
+
+@pytest.fixture(scope="session")
 def fake_settings(tmp_path_factory: pytest.TempPathFactory):
     from service.config import Settings
 
@@ -87,12 +92,12 @@ def fake_settings(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
-def fake_engine(fake_settings):
+def fake_engine(fake_settings, fake_encoder):
     """The real index pipeline (parser, SudachiPy BM25, FAISS) over the fake encoder."""
     from indexer.build import build_index
     from service.engine import load_engine
 
-    encoder = FakeEncoder()
+    encoder = fake_encoder
     build_index(fake_settings.corpus, fake_settings.index_dir, encoder, None)
     return load_engine(fake_settings, encoders=(encoder, None))
 

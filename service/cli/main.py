@@ -21,7 +21,7 @@ from service.text import shorten
 def cmd_index(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from indexer.build import build_index
+    from indexer.build import build_index, check_writable
     from indexer.manifest import expected_identity, is_current
     from indexer.parse import parse_report_file
     from service.engine import load_encoders
@@ -30,6 +30,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     if not Path(settings.corpus).is_file():
         raise ShisakuError(f"corpus file {settings.corpus} not found (set SHISAKU_CORPUS)")
     parse_report_file(Path(settings.corpus))  # a malformed report fails before models load
+    check_writable(Path(settings.index_dir))  # so does a target that cannot be written
     encoder, second = load_encoders(settings)
     if args.if_stale and is_current(
         Path(settings.index_dir), expected_identity(Path(settings.corpus), encoder, second)
