@@ -26,9 +26,9 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))
 
-from common import free_port, memory_mb, percentile, questions  # noqa: E402
+from benchmarks.common import free_port, memory_mb, percentile, questions  # noqa: E402
 
 KINDS = (  # (kind, share of requests)
     ("search GET (question pool)", 0.42),

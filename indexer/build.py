@@ -116,12 +116,14 @@ def build_index(
     second: Encoder | None = None,
     tokenizer: Tokenizer | None = None,
     progress: Progress = _no_progress,
+    onnx: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Parse ``corpus`` and build a complete index, then point ``index_dir`` at it atomically.
 
     ``index_dir`` is a symlink to a sibling build directory; the new build is written in a
     fresh directory and the link is replaced with one rename, so a failed or killed build
-    leaves the previous index untouched. Returns the manifest.
+    leaves the previous index untouched. ``onnx`` records the exported query models'
+    fingerprints (precision -> sha256). Returns the manifest.
     """
     started = time.perf_counter()
     measures = parse_report_file(corpus)
@@ -137,8 +139,9 @@ def build_index(
             tempfile.mkdtemp(prefix=f".{index_dir.name}-build-{os.getpid()}-", dir=parent)
         )
         _write_build(build_dir, corpus, measures, passages, encoder, second, tokenizer, progress)
+        identity = expected_identity(corpus, encoder, second, onnx)
         manifest = _write_manifest(
-            build_dir, corpus, measures, passages, encoder, second, time.perf_counter() - started
+            build_dir, identity, corpus, measures, passages, time.perf_counter() - started
         )
         final_dir = parent / f"{index_dir.name}-{manifest['build_id']}"
         os.replace(build_dir, final_dir)
@@ -199,11 +202,10 @@ def _write_build(
 
 def _write_manifest(
     build_dir: Path,
+    identity: dict[str, Any],
     corpus: Path,
     measures: list[Measure],
     passages: list[Passage],
-    encoder: Encoder,
-    second: Encoder | None,
     seconds: float,
 ) -> dict[str, Any]:
     files = {
@@ -213,7 +215,7 @@ def _write_manifest(
     }
     now = datetime.now(UTC)
     manifest = {
-        **expected_identity(corpus, encoder, second),
+        **identity,
         "build_id": now.strftime("%Y%m%dT%H%M%S%fZ"),
         "built_at": now.isoformat(timespec="seconds"),
         "build_seconds": round(seconds, 3),

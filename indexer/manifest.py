@@ -111,22 +111,31 @@ class Model(Protocol):
     def fingerprint(self) -> str: ...
 
 
-def encoder_record(encoder: Model | None) -> dict[str, Any] | None:
+def encoder_record(
+    encoder: Model | None, onnx: dict[str, str] | None = None
+) -> dict[str, Any] | None:
+    """What the manifest says of a model; ``onnx`` maps a precision to its exported query
+    model's sha256 (the index is stale when one changes)."""
     if encoder is None:
         return None
-    return {
+    record: dict[str, Any] = {
         "name": encoder.name,
         "fingerprint": encoder.fingerprint,
         "dimension": encoder.dimension,
     }
+    if onnx:
+        record["onnx"] = dict(onnx)
+    return record
 
 
-def expected_identity(corpus: Path, encoder: Model, second: Model | None) -> dict[str, Any]:
+def expected_identity(
+    corpus: Path, encoder: Model, second: Model | None, onnx: dict[str, str] | None = None
+) -> dict[str, Any]:
     """What a manifest must say for an index to be current for this corpus and these models."""
     return {
         "schema_version": SCHEMA_VERSION,
         "corpus_sha256": sha256_file(corpus),
-        "dense_model": encoder_record(encoder),
+        "dense_model": encoder_record(encoder, onnx),
         "second_model": encoder_record(second),
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -23,10 +24,15 @@ class Settings(BaseSettings):
     embedding_model: str = DEFAULT_MODEL
     second_encoder: Literal["use", "none"] = "use"
     glossary: Path = Path("data/glossary/en_ja.tsv")
-    torch_threads: int = Field(default=1, ge=1, le=64)
+    torch_threads: int = Field(default=1, ge=1, le=64)  # torch (index time) and USE
+    # How queries are encoded: the e5 model exported to ONNX, int8 (per-channel) or fp32, on
+    # onnxruntime; or the sentence-transformers model on torch. BENCHMARKS.md has the choice.
+    query_encoder: Literal["int8", "fp32", "torch"] = "int8"
+    query_threads: int = Field(default=1, ge=1, le=64)  # onnxruntime intra-op threads
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)  # `serve` processes sharing the index
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     max_query_chars: int = Field(default=1000, ge=1, le=100_000)
@@ -39,7 +45,7 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=100, ge=1, le=100)  # queries per POST /search/batch
     max_batch_chars: int = Field(default=20_000, ge=1000, le=1_000_000)  # 413 beyond
     request_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)  # 503 + Retry-After
-    encoder_slots: int = Field(default=1, ge=1, le=64)  # concurrent query encodings
+    encoder_slots: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
     encoder_wait_seconds: float = Field(default=10.0, ge=0, le=600)  # then 503 + Retry-After
     vector_cache_size: int = Field(default=1024, ge=0, le=1_000_000)  # query embeddings; 0 = off
     result_cache_size: int = Field(default=1024, ge=0, le=1_000_000)  # search results; 0 = off

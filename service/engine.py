@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from indexer.embed import Encoder, load_encoder, load_use_encoder
+from indexer.embed import (
+    DEFAULT_MODEL,
+    DEFAULT_MODEL_DIRNAME,
+    Encoder,
+    load_encoder,
+    load_use_encoder,
+)
 from indexer.manifest import read_manifest
 from indexer.tokenize import Tokenizer
 from service.config import Settings
-from service.errors import ReloadFailed, ShisakuError
+from service.errors import IndexError_, ReloadFailed, ShisakuError
 from service.glossary import Glossary, load_glossary
-from service.index import check_vocabulary, load_index
+from service.index import check_manifest, check_vocabulary, load_index, model_matches
 from service.search import SearchEngine
 
 logger = logging.getLogger(__name__)
@@ -29,17 +38,108 @@ def set_offline() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
-def load_encoders(settings: Settings) -> tuple[Encoder, Encoder | None]:
-    set_offline()
-    encoder = load_encoder(
-        settings.embedding_model, Path(settings.model_cache), threads=settings.torch_threads
-    )
-    second = (
+def onnx_dir(settings: Settings) -> Path:
+    """Where the ONNX export of the configured model lives, in the model cache."""
+    name = settings.embedding_model
+    slug = DEFAULT_MODEL_DIRNAME if name == DEFAULT_MODEL else re.sub(r"[^\w.-]+", "-", name)
+    return Path(settings.model_cache) / f"{slug.strip('-')}-onnx"
+
+
+def load_second_encoder(settings: Settings) -> Encoder | None:
+    return (
         load_use_encoder(threads=settings.torch_threads)
         if settings.second_encoder == "use"
         else None
     )
-    return encoder, second
+
+
+@dataclass(frozen=True)
+class IndexEncoders:
+    """What ``shisaku index`` embeds with, and the ONNX query models it prepares."""
+
+    encoder: Encoder  # the sentence-transformers model (torch): the model's source
+    second: Encoder | None
+    onnx: dict[str, str]  # precision -> sha256 of the exported query model
+
+
+def load_index_encoders(settings: Settings) -> IndexEncoders:
+    """Model preparation: the torch model (converted on first use) and its ONNX export."""
+    from indexer.onnx_export import ensure_onnx
+
+    set_offline()
+    encoder = load_encoder(
+        settings.embedding_model, Path(settings.model_cache), threads=settings.torch_threads
+    )
+    models = ensure_onnx(encoder.path, onnx_dir(settings), fingerprint=encoder.fingerprint)
+    onnx = {"fp32": models.fp32_sha256, "int8": models.int8_sha256}
+    return IndexEncoders(encoder, load_second_encoder(settings), onnx)
+
+
+def load_query_encoder(settings: Settings) -> Encoder:
+    """The e5 query encoder: ONNX on onnxruntime (no torch) unless SHISAKU_QUERY_ENCODER=torch."""
+    if settings.query_encoder == "torch":
+        return load_encoder(
+            settings.embedding_model, Path(settings.model_cache), threads=settings.torch_threads
+        )
+    from service.query_encoder import OnnxQueryEncoder
+
+    return OnnxQueryEncoder(
+        onnx_dir(settings),
+        settings.query_encoder,
+        threads=settings.query_threads,
+        name=settings.embedding_model,
+        batch_size=1,  # one query per run: memory bounded by the longest query, not a batch
+    )
+
+
+def load_query_encoders(settings: Settings) -> tuple[Encoder, Encoder | None]:
+    """The encoders that serve queries, loaded side by side (both mostly wait on I/O and
+    native code, so two threads halve the start-up)."""
+    set_offline()
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="load") as pool:
+        second = pool.submit(load_second_encoder, settings)
+        encoder = load_query_encoder(settings)
+        return encoder, second.result()
+
+
+def preflight(settings: Settings) -> dict[str, Any]:
+    """What a long-running front end checks before it starts, in a fraction of a second: the
+    glossary reads, and the index is there, whole and built for the configured models."""
+    load_query_glossary(settings)
+    return check_index_for_models(settings)
+
+
+def check_index_for_models(settings: Settings) -> dict[str, Any]:
+    """The index's manifest, checked at once (no model loaded, nothing hashed): the index is
+    there and whole, and was built for the configured models and their ONNX export.
+    IndexError_ names the problem and the fix."""
+    from indexer.onnx_export import FP32_FILE, INT8_FILE, read_onnx_config
+
+    index_dir = Path(settings.index_dir)
+    manifest = check_manifest(index_dir)
+    stale = f"index at {index_dir} is stale: {{}}; rebuild it with `shisaku index` (or `make run`)"
+    dense = manifest["dense_model"]
+    if dense["name"] != settings.embedding_model:
+        raise IndexError_(
+            stale.format(f"built with {dense['name']!r}, configured {settings.embedding_model!r}")
+        )
+    if (manifest.get("second_model") is None) != (settings.second_encoder == "none"):
+        raise IndexError_(stale.format(f"SHISAKU_SECOND_ENCODER is {settings.second_encoder!r}"))
+    if settings.query_encoder != "torch":
+        config = read_onnx_config(onnx_dir(settings)) or {}
+        model_file = INT8_FILE if settings.query_encoder == "int8" else FP32_FILE
+        exported = config.get("files", {}).get(model_file, {}).get("sha256")
+        if exported is None:
+            raise IndexError_(
+                stale.format(f"the ONNX query model is missing from {onnx_dir(settings)}")
+            )
+        if config.get("source", {}).get("fingerprint") != dense["fingerprint"] or (
+            dense.get("onnx", {}).get(settings.query_encoder) != exported
+        ):
+            raise IndexError_(
+                stale.format("the model or its ONNX export changed since it was built")
+            )
+    return manifest
 
 
 def load_query_glossary(settings: Settings) -> Glossary | None:
@@ -50,14 +150,21 @@ def load_query_glossary(settings: Settings) -> Glossary | None:
 
 
 def load_engine(
-    settings: Settings, encoders: tuple[Encoder, Encoder | None] | None = None
+    settings: Settings,
+    encoders: tuple[Encoder, Encoder | None] | None = None,
+    long_running: bool = True,
 ) -> SearchEngine:
-    """Load models (unless given), verify and load the index, return a ready engine."""
+    """Load models (unless given), verify and load the index, return a ready engine.
+
+    ``long_running`` (a server, the MCP server) also checks the BM25 vocabulary against the
+    passages and pays the first query's one-time costs now; a one-shot command skips both.
+    """
     glossary = load_query_glossary(settings)  # a bad glossary fails before the models load
-    encoder, second = encoders or load_encoders(settings)
+    encoder, second = encoders or load_query_encoders(settings)
     index = load_index(Path(settings.index_dir), encoder, second)
     tokenizer = Tokenizer()
-    check_vocabulary(index, tokenizer.tokenize)
+    if long_running:
+        check_vocabulary(index, tokenizer.tokenize)
     engine = SearchEngine(
         index=index,
         encoder=encoder,
@@ -73,7 +180,8 @@ def load_engine(
         max_batch=settings.max_batch,
         max_batch_chars=settings.max_batch_chars,
     )
-    warm_up(engine)
+    if long_running:
+        warm_up(engine)
     return engine
 
 
@@ -92,9 +200,7 @@ def warm_up(engine: SearchEngine) -> None:
 def _same_model(recorded: Any, model: Encoder | None) -> bool:
     if model is None or not isinstance(recorded, dict):
         return model is None and recorded is None
-    return bool(
-        recorded.get("name") == model.name and recorded.get("fingerprint") == model.fingerprint
-    )
+    return recorded.get("name") == model.name and model_matches(recorded, model) is None
 
 
 def load_replacement(settings: Settings, current: SearchEngine) -> tuple[SearchEngine, bool]:

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from service.errors import InvalidRequest
+from service.index import LoadedIndex
 from service.research import measure_vectors, passage_vectors
-from service.search import SearchEngine
 
 logger = logging.getLogger(__name__)
 
@@ -50,11 +50,10 @@ class ExportSummary:
     dimension: int | None  # vector size when vectors were written
 
 
-def export_rows(engine: SearchEngine, with_embeddings: bool = False) -> Iterator[dict[str, Any]]:
+def export_rows(index: LoadedIndex, with_embeddings: bool = False) -> Iterator[dict[str, Any]]:
     """Every measure, then every passage, as flat dicts with the ``COLUMNS`` keys."""
-    index = engine.index
-    m_vectors = measure_vectors(engine) if with_embeddings else None
-    p_vectors = passage_vectors(engine) if with_embeddings else None
+    m_vectors = measure_vectors(index) if with_embeddings else None
+    p_vectors = passage_vectors(index) if with_embeddings else None
     by_number = {m.number: m for m in index.measures}
     for row, m in enumerate(index.measures):
         record: dict[str, Any] = {
@@ -95,23 +94,21 @@ def export_rows(engine: SearchEngine, with_embeddings: bool = False) -> Iterator
         yield record
 
 
-def export(
-    engine: SearchEngine, fmt: str, out: Path, with_embeddings: bool = False
-) -> ExportSummary:
+def export(index: LoadedIndex, fmt: str, out: Path, with_embeddings: bool = False) -> ExportSummary:
     """Write the export to ``out`` in format ``fmt``; return what was written."""
     if fmt not in FORMATS:
         raise InvalidRequest(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    rows = list(export_rows(engine, with_embeddings))
+    rows = list(export_rows(index, with_embeddings))
     writer = {"jsonl": _write_jsonl, "csv": _write_csv, "parquet": _write_parquet}[fmt]
     writer(rows, out, with_embeddings)
-    dimension = engine.index.dense_measures.d if with_embeddings else None
+    dimension = index.dense_measures.d if with_embeddings else None
     summary = ExportSummary(
         path=out,
         format=fmt,
-        measures=len(engine.index.measures),
-        passages=len(engine.index.passages),
+        measures=len(index.measures),
+        passages=len(index.passages),
         dimension=dimension,
     )
     logger.info(

@@ -74,6 +74,22 @@ def check_manifest(path: Path) -> dict[str, Any]:
     return raw
 
 
+def model_matches(recorded: dict[str, Any], model: Encoder) -> str | None:
+    """Why ``model`` is not the one the index recorded (None when it is)."""
+    if recorded.get("name") != model.name or recorded.get("fingerprint") != model.fingerprint:
+        return (
+            f"it was built with {recorded.get('name')!r} "
+            f"(checksum {str(recorded.get('fingerprint'))[:12]}) but the service loaded "
+            f"{model.name!r} (checksum {model.fingerprint[:12]})"
+        )
+    onnx = getattr(model, "onnx_fingerprint", None)
+    precision = getattr(model, "precision", None)
+    exported = recorded.get("onnx") or {}
+    if onnx is not None and exported.get(precision) != onnx:
+        return f"the ONNX {precision} query model was exported again after the index was built"
+    return None
+
+
 def check_models(
     path: Path, manifest: dict[str, Any], encoder: Encoder, second: Encoder | None
 ) -> None:
@@ -88,13 +104,9 @@ def check_models(
                 f"{key} is {recorded and recorded.get('name')!r} in the index but "
                 f"{model and model.name!r} is configured",
             )
-        if recorded.get("name") != model.name or recorded.get("fingerprint") != model.fingerprint:
-            raise _fail(
-                path,
-                f"it was built with {key} {recorded.get('name')!r} "
-                f"(checksum {str(recorded.get('fingerprint'))[:12]}) but the service loaded "
-                f"{model.name!r} (checksum {model.fingerprint[:12]})",
-            )
+        problem = model_matches(recorded, model)
+        if problem is not None:
+            raise _fail(path, f"{key}: {problem}")
 
 
 def _check_vectors(path: Path, name: str, index: Any, rows: int, dimension: int) -> None:
@@ -104,14 +116,21 @@ def _check_vectors(path: Path, name: str, index: Any, rows: int, dimension: int)
         raise _fail(path, f"{name} holds {index.ntotal} vectors for {rows} texts")
 
 
-def load_index(path: Path, encoder: Encoder, second: Encoder | None) -> LoadedIndex:
-    """Load ``path``; raise IndexError_ naming the problem and the fix when it is unusable."""
+def load_index(
+    path: Path, encoder: Encoder | None = None, second: Encoder | None = None
+) -> LoadedIndex:
+    """Load ``path``; raise IndexError_ naming the problem and the fix when it is unusable.
+
+    Without ``encoder`` (commands that encode nothing: measures, info, export) the models
+    are not checked and the vectors are checked against the dimensions the manifest records.
+    """
     import bm25s
     import faiss
 
     path = Path(path)
     manifest = check_manifest(path)
-    check_models(path, manifest, encoder, second)
+    if encoder is not None:
+        check_models(path, manifest, encoder, second)
     try:
         measures = tuple(
             Measure(**item)
@@ -142,19 +161,13 @@ def load_index(path: Path, encoder: Encoder, second: Encoder | None) -> LoadedIn
         )
     except Exception as exc:  # any unreadable file: one line naming the index, never a trace
         raise _fail(path, f"could not be read ({type(exc).__name__}: {exc})") from exc
-    _check_vectors(
-        path, layout.DENSE_PASSAGES, loaded.dense_passages, len(passages), encoder.dimension
-    )
-    _check_vectors(
-        path, layout.DENSE_MEASURES, loaded.dense_measures, len(measures), encoder.dimension
-    )
-    if second is not None:
-        _check_vectors(
-            path, layout.SECOND_PASSAGES, loaded.second_passages, len(passages), second.dimension
-        )
-        _check_vectors(
-            path, layout.SECOND_MEASURES, loaded.second_measures, len(measures), second.dimension
-        )
+    dense = encoder.dimension if encoder else int(manifest["dense_model"]["dimension"])
+    _check_vectors(path, layout.DENSE_PASSAGES, loaded.dense_passages, len(passages), dense)
+    _check_vectors(path, layout.DENSE_MEASURES, loaded.dense_measures, len(measures), dense)
+    if loaded.second_passages is not None:
+        width = second.dimension if second else int(manifest["second_model"]["dimension"])
+        _check_vectors(path, layout.SECOND_PASSAGES, loaded.second_passages, len(passages), width)
+        _check_vectors(path, layout.SECOND_MEASURES, loaded.second_measures, len(measures), width)
     vocabulary = len(getattr(loaded.bm25, "vocab_dict", None) or {})
     if getattr(loaded.bm25, "scores", None) is not None and vocabulary == 0:
         raise _fail(path, f"{layout.BM25_DIR} has an empty vocabulary")

@@ -13,6 +13,7 @@ import numpy as np
 
 from indexer.records import Measure
 from service.errors import InvalidRequest
+from service.index import LoadedIndex
 from service.search import SearchEngine, SearchOutcome
 
 
@@ -69,16 +70,16 @@ def _normalized(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.where(norms == 0, 1.0, norms)
 
 
-def measure_vectors(engine: SearchEngine) -> np.ndarray:
+def measure_vectors(index: LoadedIndex) -> np.ndarray:
     """Whole-measure vectors of the dense model, one row per measure in index order."""
-    index = engine.index.dense_measures
-    return np.asarray(index.reconstruct_n(0, index.ntotal), dtype=np.float32)
+    vectors = index.dense_measures
+    return np.asarray(vectors.reconstruct_n(0, vectors.ntotal), dtype=np.float32)
 
 
-def passage_vectors(engine: SearchEngine) -> np.ndarray:
+def passage_vectors(index: LoadedIndex) -> np.ndarray:
     """Passage vectors of the dense model, one row per passage in index order."""
-    index = engine.index.dense_passages
-    return np.asarray(index.reconstruct_n(0, index.ntotal), dtype=np.float32)
+    vectors = index.dense_passages
+    return np.asarray(vectors.reconstruct_n(0, vectors.ntotal), dtype=np.float32)
 
 
 def project_2d(vectors: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
@@ -100,20 +101,20 @@ def project_2d(vectors: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
     return coords, explained
 
 
-def measure_map(engine: SearchEngine) -> MeasureMap:
-    """A 2-D map of all measures: PCA of their whole-measure embeddings."""
-    coords, explained = project_2d(measure_vectors(engine))
+def measure_map(index: LoadedIndex) -> MeasureMap:
+    """A 2-D map of all measures: PCA of their whole-measure embeddings (no model needed)."""
+    coords, explained = project_2d(measure_vectors(index))
     points = tuple(
         MeasurePoint(measure, float(x), float(y))
-        for measure, (x, y) in zip(engine.index.measures, coords, strict=True)
+        for measure, (x, y) in zip(index.measures, coords, strict=True)
     )
     return MeasureMap(points=points, explained=explained)
 
 
-def similarity_matrix(engine: SearchEngine) -> SimilarityMatrix:
-    """Cosine similarity of every pair of measures (whole-measure vectors)."""
-    x = _normalized(measure_vectors(engine))
-    measures = engine.index.measures
+def similarity_matrix(index: LoadedIndex) -> SimilarityMatrix:
+    """Cosine similarity of every pair of measures (whole-measure vectors; no model needed)."""
+    x = _normalized(measure_vectors(index))
+    measures = index.measures
     return SimilarityMatrix(
         numbers=tuple(m.number for m in measures),
         statuses=tuple(m.status for m in measures),

@@ -137,17 +137,32 @@ def settings(index_dir: Path):
 
 
 @pytest.fixture(scope="session")
-def encoders(settings):
-    from service.engine import load_encoders
+def index_models(settings):
+    """What `shisaku index` embeds with: the torch model, USE, and the ONNX export it makes."""
+    from service.engine import load_index_encoders
 
-    return load_encoders(settings)
+    return load_index_encoders(settings)
 
 
 @pytest.fixture(scope="session")
-def built_index(settings, encoders) -> Path:
+def encoders(settings, index_models):
+    """What the service encodes queries with (ONNX int8 by default, no torch) and USE."""
+    from service.engine import load_query_encoders
+
+    return load_query_encoders(settings)
+
+
+@pytest.fixture(scope="session")
+def built_index(settings, index_models) -> Path:
     from indexer.build import build_index
 
-    build_index(settings.corpus, settings.index_dir, *encoders)
+    build_index(
+        settings.corpus,
+        settings.index_dir,
+        index_models.encoder,
+        index_models.second,
+        onnx=index_models.onnx,
+    )
     return Path(settings.index_dir)
 
 

@@ -74,13 +74,19 @@ def test_failed_build_leaves_previous_index_intact(
 
 
 def test_rebuild_swaps_link_and_removes_old_build(
-    built_index: Path, settings, encoders, tmp_path: Path
+    built_index: Path, settings, encoders, index_models, tmp_path: Path
 ) -> None:
     home = tmp_path / "home"
     home.mkdir()
     shutil.copytree(built_index.resolve(), home / "index-old")
     (home / "index").symlink_to("index-old")
-    build_index(settings.corpus, home / "index", *encoders)
+    build_index(
+        settings.corpus,
+        home / "index",
+        index_models.encoder,
+        index_models.second,
+        onnx=index_models.onnx,
+    )
     assert (home / "index").resolve().name != "index-old"
     assert not (home / "index-old").exists()
     assert len(load_index(home / "index", *encoders).passages) > 33

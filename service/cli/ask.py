@@ -46,9 +46,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
+    from service.engine import load_engine, preflight
     from service.mcp.server import run_stdio
 
-    run_stdio(lambda: engine_from(args))
+    settings = settings_from(args)
+    preflight(settings)  # a bad glossary or a missing or stale index is reported at start
+    run_stdio(lambda: load_engine(settings))
     return 0
 
 

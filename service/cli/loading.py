@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from service.config import Settings, load_settings
 
 if TYPE_CHECKING:
+    from service.index import LoadedIndex
     from service.search import SearchEngine
 
 
@@ -24,7 +25,15 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def engine_from(args: argparse.Namespace) -> SearchEngine:
-    """The loaded engine for these arguments (models and index)."""
+    """The loaded engine for these arguments (query models and index), not warmed up: a
+    one-shot command answers one request."""
     from service.engine import load_engine
 
-    return load_engine(settings_from(args))
+    return load_engine(settings_from(args), long_running=False)
+
+
+def index_from(args: argparse.Namespace) -> LoadedIndex:
+    """The index alone, for commands that encode nothing (measures, info, export, map)."""
+    from service.index import load_index
+
+    return load_index(Path(settings_from(args).index_dir))

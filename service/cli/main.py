@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -12,9 +11,11 @@ from typing import Any
 
 from indexer.records import STATUSES
 from service.cli.ask import register_answer_commands
-from service.cli.loading import engine_from, settings_from
+from service.cli.loading import engine_from, index_from, settings_from
 from service.cli.research import register_research_commands
+from service.config import Settings
 from service.errors import BuildError, ShisakuError
+from service.logs import configure_logging
 from service.text import shorten
 
 
@@ -24,17 +25,16 @@ def cmd_index(args: argparse.Namespace) -> int:
     from indexer.build import build_index, check_writable
     from indexer.manifest import expected_identity, is_current
     from indexer.parse import parse_report_file
-    from service.engine import load_encoders
+    from service.engine import load_index_encoders
 
     settings = settings_from(args)
     if not Path(settings.corpus).is_file():
         raise ShisakuError(f"corpus file {settings.corpus} not found (set SHISAKU_CORPUS)")
     parse_report_file(Path(settings.corpus))  # a malformed report fails before models load
     check_writable(Path(settings.index_dir))  # so does a target that cannot be written
-    encoder, second = load_encoders(settings)
-    if args.if_stale and is_current(
-        Path(settings.index_dir), expected_identity(Path(settings.corpus), encoder, second)
-    ):
+    models = load_index_encoders(settings)  # prepares the model and its ONNX export
+    identity = expected_identity(Path(settings.corpus), models.encoder, models.second, models.onnx)
+    if args.if_stale and is_current(Path(settings.index_dir), identity):
         print(f"index at {settings.index_dir} is up to date")
         return 0
     bars: dict[str, Any] = {}
@@ -48,7 +48,12 @@ def cmd_index(args: argparse.Namespace) -> int:
             bar.close()
 
     manifest = build_index(
-        Path(settings.corpus), Path(settings.index_dir), encoder, second, progress=progress
+        Path(settings.corpus),
+        Path(settings.index_dir),
+        models.encoder,
+        models.second,
+        progress=progress,
+        onnx=models.onnx,
     )
     counts = manifest["counts"]
     print(
@@ -61,17 +66,23 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from service.engine import preflight
     from service.http.app import create_app
     from service.http.server import bounded_protocol
-    from service.index import check_manifest
 
     settings = settings_from(args)
     settings = settings.model_copy(
-        update={"host": args.host or settings.host, "port": args.port or settings.port}
+        update={
+            "host": args.host or settings.host,
+            "port": args.port or settings.port,
+            "workers": args.workers or settings.workers,
+        }
     )
     quiet = settings.log_level in ("warning", "error")
     configure_logging("info" if args.verbose and quiet else settings.log_level)
-    check_manifest(Path(settings.index_dir))  # a missing or damaged index stops here, at once
+    preflight(settings)  # a bad glossary or a missing, damaged or stale index stops here
+    if settings.workers > 1:
+        return serve_workers(settings)
     exit_code = {"value": 0}
     server: uvicorn.Server | None = None
 
@@ -96,6 +107,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return exit_code["value"]
 
 
+def serve_workers(settings: Settings) -> int:
+    """``serve --workers N``: N processes on one socket, each with its own engine over the
+    same read-only index; SIGHUP to this process replaces them one by one."""
+    import os
+
+    import uvicorn
+
+    # The workers read their settings from the environment, with this command's overrides.
+    os.environ.update(
+        SHISAKU_INDEX_DIR=str(settings.index_dir),
+        SHISAKU_HOST=settings.host,
+        SHISAKU_PORT=str(settings.port),
+        SHISAKU_WORKERS=str(settings.workers),
+        SHISAKU_LOG_LEVEL=settings.log_level,
+    )
+    uvicorn.run(
+        "service.http.app:app_from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        http="service.http.server:EnvironmentBoundedProtocol",
+        log_level=settings.log_level,
+        access_log=False,
+        log_config=None,
+        timeout_worker_healthcheck=120,
+    )
+    return 0
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from service.engine import load_engine
     from service.schemas import SearchResponse
@@ -106,7 +147,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     validate_query(args.query, settings.max_query_chars)
     validate_k(args.k, settings.max_k)
     validate_statuses(args.status)
-    outcome = load_engine(settings).search(args.query, k=args.k, statuses=args.status or [])
+    outcome = load_engine(settings, long_running=False).search(
+        args.query, k=args.k, statuses=args.status or []
+    )
     response = SearchResponse.of(outcome)
     if args.json:
         print(response.model_dump_json(indent=2))
@@ -126,8 +169,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_measures(args: argparse.Namespace) -> int:
     from service.schemas import MeasureOut, MeasuresResponse
 
-    engine = engine_from(args)
-    response = MeasuresResponse(measures=[MeasureOut.of(m) for m in engine.index.measures])
+    index = index_from(args)
+    response = MeasuresResponse(measures=[MeasureOut.of(m) for m in index.measures])
     if args.json:
         print(response.model_dump_json(indent=2))
         return 0
@@ -158,15 +201,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    engine = engine_from(args)
-    manifest = engine.index.manifest
+    index = index_from(args)
+    manifest = index.manifest
+    models = {
+        key: None
+        if manifest.get(key) is None
+        else {"name": manifest[key]["name"], "dimension": manifest[key]["dimension"]}
+        for key in ("dense_model", "second_model")
+    }
     info = {
-        "model": {"name": engine.encoder.name, "dimension": engine.encoder.dimension},
-        "second_model": None
-        if engine.second is None
-        else {"name": engine.second.name, "dimension": engine.second.dimension},
+        "model": models["dense_model"],
+        "second_model": models["second_model"],
+        "query_encoder": settings_from(args).query_encoder,
         "index": {
-            "path": str(engine.index.path),
+            "path": str(index.path),
             "built_at": manifest.get("built_at"),
             "counts": manifest.get("counts"),
         },
@@ -199,6 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("serve", cmd_serve, "serve the HTTP API")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="server processes sharing the index (default: SHISAKU_WORKERS, 1)",
+    )
 
     p = add("search", cmd_search, "search from the command line")
     p.add_argument("query")
@@ -219,17 +272,6 @@ def build_parser() -> argparse.ArgumentParser:
     register_research_commands(add)
     register_answer_commands(add)  # ask, mcp
     return parser
-
-
-def configure_logging(level: str) -> None:
-    """One format for our loggers and uvicorn's, at ``level`` (SHISAKU_LOG_LEVEL)."""
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
-    for name in ("httpx", "bm25s", "sentence_transformers", "mcp"):
-        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 # Failures of the machine rather than of the input (a read-only or full disk) exit with 1.

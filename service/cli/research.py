@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from indexer.records import STATUSES
-from service.cli.loading import engine_from
+from service.cli.loading import engine_from, index_from
 from service.errors import InvalidRequest
 from service.text import shorten
 
@@ -73,7 +73,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from service.export import export
 
     summary = export(
-        engine_from(args), args.format, Path(args.out), with_embeddings=args.with_embeddings
+        index_from(args), args.format, Path(args.out), with_embeddings=args.with_embeddings
     )
     vectors = f" with {summary.dimension}-d vectors" if summary.dimension else ""
     print(
@@ -88,7 +88,7 @@ def cmd_map(args: argparse.Namespace) -> int:
     from service.research import measure_map
 
     figure_format(Path(args.out))  # fail on a bad name before loading the model
-    summary = draw_map(measure_map(engine_from(args)), Path(args.out), args.width, args.height)
+    summary = draw_map(measure_map(index_from(args)), Path(args.out), args.width, args.height)
     print(f"wrote the measure map to {summary.path} ({summary.width}×{summary.height})")
     return 0
 
@@ -99,7 +99,7 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
 
     figure_format(Path(args.out))
     summary = draw_heatmap(
-        similarity_matrix(engine_from(args)), Path(args.out), args.width, args.height
+        similarity_matrix(index_from(args)), Path(args.out), args.width, args.height
     )
     print(f"wrote the similarity heatmap to {summary.path} ({summary.width}×{summary.height})")
     return 0

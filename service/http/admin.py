@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -66,6 +67,9 @@ async def reload_index(app: FastAPI, trigger: str) -> ReloadResponse:
             )
             raise
         state.engine = engine  # the swap: one assignment
+        if state.settings.workers > 1 and trigger == "admin":
+            # Other workers load it too: the supervisor replaces them one by one on SIGHUP.
+            os.kill(os.getppid(), signal.SIGHUP)
         result = ReloadResponse(
             build_id=engine.index.manifest.get("build_id"),
             previous_build_id=current.index.manifest.get("build_id"),

@@ -26,6 +26,7 @@ from service.http.ops import add_ops_routes
 from service.http.pages import add_page_routes
 from service.http.research import add_research_routes
 from service.http.search import add_search_routes
+from service.logs import configure_logging
 from service.schemas import ErrorResponse
 from service.search import SearchEngine
 
@@ -36,19 +37,36 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def app_from_environment() -> FastAPI:
+    """The app of one ``serve --workers`` process: settings from the environment, the engine
+    loaded before the worker takes requests (a failed load stops the server)."""
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings, load_in_background=False)
+
+
 def create_app(
     settings: Settings | None = None,
     engine: SearchEngine | None = None,
     on_fatal: Callable[[str], None] | None = None,
+    load_in_background: bool = True,
 ) -> FastAPI:
-    """Build the app. The engine is loaded in the background at startup unless given;
-    ``on_fatal`` is called with one line when it cannot be loaded."""
+    """Build the app. Unless ``engine`` is given, the engine is loaded at startup: in the
+    background (``/healthz`` answers meanwhile, ``/readyz`` says 503), or before serving
+    when ``load_in_background`` is false. ``on_fatal`` is called with one line when it
+    cannot be loaded."""
     settings = settings or load_settings()
     state = AppState(settings=settings, engine=engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = None if engine is not None else asyncio.create_task(_load(app))
+        task = None
+        if engine is None and load_in_background:
+            task = asyncio.create_task(_load(app))
+        elif engine is None:
+            await _load(app)
+            if state.engine is None:
+                raise RuntimeError(state.load_error or "the engine could not be loaded")
         unwatch = watch_sighup(app)  # SIGHUP reloads the index
         async with mcp_lifespan(app):  # the MCP session manager at /mcp
             yield

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import cache
 from typing import Any
 
 import httptools
@@ -128,6 +129,23 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if isinstance(exc, httptools.HttpParserCallbackError):
             return exc.__context__
         return None
+
+
+class EnvironmentBoundedProtocol(BoundedHttpToolsProtocol):
+    """The bounded protocol with the limits of the environment's settings: what ``serve
+    --workers`` names, since uvicorn's worker processes import the protocol by name."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_header_bytes, self.header_timeout = _environment_limits()
+
+
+@cache
+def _environment_limits() -> tuple[int, float]:
+    from service.config import load_settings
+
+    settings = load_settings()
+    return settings.max_header_bytes, settings.header_timeout_seconds
 
 
 def bounded_protocol(max_header_bytes: int, header_timeout: float) -> type[HttpToolsProtocol]:

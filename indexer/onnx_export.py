@@ -1,0 +1,492 @@
+"""Export a sentence-transformers e5 folder to ONNX (fp32 + int8) for a torch-free query path."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from indexer.embed import weight_files, weights_fingerprint
+from indexer.errors import EncoderLoadError
+from indexer.manifest import sha256_file
+from indexer.sentencepiece_model import check_same_ids, write_sentencepiece_model
+
+logger = logging.getLogger(__name__)
+
+Precision = Literal["int8", "fp32"]
+WeightType = Literal["QInt8", "QUInt8"]
+
+ONNX_CONFIG = "onnx_config.json"
+FP32_FILE = "model.onnx"
+INT8_FILE = "model-int8.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+SENTENCEPIECE_FILE = "tokenizer.model"  # the same tokenizer, compact (serving)
+ONNX_SUFFIX = "-onnx"
+OPSET = 17
+# Bump when the export recipe changes (graph, quantisation, config keys): ensure_onnx re-exports.
+EXPORT_FORMAT = 2
+OUTPUT_NAME = "last_hidden_state"
+DEFAULT_QUERY_PROMPT = "query: "
+DEFAULT_PASSAGE_PROMPT = "passage: "
+
+# Checked once per export on a padded batch against sentence-transformers itself.
+_FP32_MIN_COSINE = 0.9999
+_INT8_MIN_COSINE = 0.98
+_CHECK_TEXTS = [
+    "query: 特定技能2号の分野は?",
+    "passage: 外国人材の受入れ・共生のための総合的対応策に基づき、政府は関係省庁と連携して、"
+    "日本語教育の充実、生活環境の整備及び相談体制の強化等の施策を着実に実施している。",
+    "query: Which fields are covered by Specified Skilled Worker (ii)?",
+]
+
+
+class OnnxExportError(EncoderLoadError):
+    """The model cannot be exported to ONNX, or the exported graph disagrees with torch."""
+
+
+@dataclass(frozen=True)
+class OnnxModels:
+    """An exported ONNX folder: its files and their sha256 fingerprints."""
+
+    folder: Path
+    fp32: Path
+    int8: Path
+    tokenizer: Path
+    config: Path
+    fp32_sha256: str
+    int8_sha256: str
+    source_fingerprint: str  # == SentenceTransformerEncoder.fingerprint of the source folder
+
+    def model_path(self, precision: Precision) -> Path:
+        return self.int8 if precision == "int8" else self.fp32
+
+    def model_sha256(self, precision: Precision) -> str:
+        return self.int8_sha256 if precision == "int8" else self.fp32_sha256
+
+
+def onnx_dir_for(model_dir: Path) -> Path:
+    """Where the ONNX export of ``model_dir`` lives: a sibling ``<name>-onnx`` folder.
+
+    Never inside ``model_dir``: the torch encoder's fingerprint hashes every weight file
+    (``.onnx`` included) under its folder, so an export there would change it.
+    """
+    model_dir = Path(model_dir)
+    return model_dir.parent / f"{model_dir.name}{ONNX_SUFFIX}"
+
+
+def model_fingerprint(model_dir: Path) -> str:
+    """The fingerprint SentenceTransformerEncoder reports for ``model_dir`` (its weight files)."""
+    model_dir = Path(model_dir)
+    return weights_fingerprint(weight_files(model_dir), model_dir)
+
+
+def mean_pool_normalise(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Attention-masked mean over tokens, then L2 normalisation: float32 (batch, dim)."""
+    weights = mask.astype(np.float32)[..., None]
+    summed = (hidden.astype(np.float32) * weights).sum(axis=1)
+    pooled = summed / np.maximum(weights.sum(axis=1), 1e-9)
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    return np.ascontiguousarray(pooled / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def read_onnx_config(out_dir: Path) -> dict[str, Any] | None:
+    """The ``onnx_config.json`` of an export folder, or None if absent or unreadable."""
+    try:
+        data = json.loads((Path(out_dir) / ONNX_CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _models_from_config(out_dir: Path, config: dict[str, Any]) -> OnnxModels:
+    files = config["files"]
+    return OnnxModels(
+        folder=out_dir,
+        fp32=out_dir / FP32_FILE,
+        int8=out_dir / INT8_FILE,
+        tokenizer=out_dir / TOKENIZER_FILE,
+        config=out_dir / ONNX_CONFIG,
+        fp32_sha256=str(files[FP32_FILE]["sha256"]),
+        int8_sha256=str(files[INT8_FILE]["sha256"]),
+        source_fingerprint=str(config["source"]["fingerprint"]),
+    )
+
+
+def _is_current(out_dir: Path, config: dict[str, Any] | None, fingerprint: str) -> bool:
+    """The recorded export matches this source and recipe and all its files are whole."""
+    if config is None or config.get("format") != EXPORT_FORMAT:
+        return False
+    try:
+        if config["source"]["fingerprint"] != fingerprint:
+            return False
+        files = config["files"]
+        for name in (FP32_FILE, INT8_FILE, TOKENIZER_FILE, SENTENCEPIECE_FILE):
+            if (out_dir / name).stat().st_size != int(files[name]["bytes"]):
+                return False
+    except (KeyError, TypeError, ValueError, OSError):
+        return False
+    return True
+
+
+def _st_prompts(model_dir: Path) -> dict[str, str]:
+    """Query/passage prompts from config_sentence_transformers.json, else the e5 defaults."""
+    prompts: dict[str, Any] = {}
+    path = model_dir / "config_sentence_transformers.json"
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        prompts = dict(json.loads(path.read_text(encoding="utf-8")).get("prompts") or {})
+    query = prompts.get("query", DEFAULT_QUERY_PROMPT)
+    passage = prompts.get("passage", prompts.get("document", DEFAULT_PASSAGE_PROMPT))
+    return {"query": str(query or ""), "passage": str(passage or "")}
+
+
+def _quiet_quantizer(record: logging.LogRecord) -> bool:
+    """Drop onnxruntime.quantization's root-logger notes and advice below ERROR."""
+    from_quantizer = "onnxruntime" in record.pathname and "quantization" in record.pathname
+    return not from_quantizer or record.levelno >= logging.ERROR
+
+
+def quantize_int8(
+    fp32_path: Path,
+    int8_path: Path,
+    *,
+    per_channel: bool = True,
+    weight_type: WeightType = "QInt8",
+) -> None:
+    """Dynamic int8 quantisation of every MatMul and the embedding Gathers of ``fp32_path``.
+
+    Per-channel signed int8 is the measured best for e5-small (closest to fp32 and fastest
+    on x86 CPUs); the other settings exist for benchmarks/query_encoder.py.
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    root.addFilter(_quiet_quantizer)  # it logs per-node notes on the root logger
+    try:
+        quantize_dynamic(
+            str(fp32_path),
+            str(int8_path),
+            per_channel=per_channel,
+            reduce_range=False,
+            weight_type=QuantType.QInt8 if weight_type == "QInt8" else QuantType.QUInt8,
+        )
+    finally:
+        root.removeFilter(_quiet_quantizer)
+
+
+def _load_st_model(model_dir: Path) -> Any:
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        # Eager attention traces to plain MatMul/Softmax that onnxruntime fuses itself.
+        model = SentenceTransformer(
+            str(model_dir),
+            device="cpu",
+            local_files_only=True,
+            model_kwargs={"attn_implementation": "eager"},
+        )
+    except Exception as exc:
+        raise OnnxExportError(
+            f"{model_dir} is not a loadable sentence-transformers model ({exc})"
+        ) from exc
+    model.eval()
+    return model
+
+
+def _check_architecture(model: Any, model_dir: Path) -> tuple[Any, bool]:
+    """The Transformer module and whether a Normalize module follows; only mean pooling.
+
+    Modules are told apart by class name: their import path moved within sentence-transformers 5.
+    """
+    modules = list(model)
+    kinds = [type(m).__name__ for m in modules]
+    if not kinds or kinds[0] != "Transformer" or not hasattr(modules[0], "auto_model"):
+        raise OnnxExportError(f"{model_dir}: the first module is not a Transformer ({kinds})")
+    if kinds.count("Pooling") != 1 or set(kinds[1:]) - {"Pooling", "Normalize"}:
+        raise OnnxExportError(f"{model_dir}: unsupported modules {kinds}")
+    pooling = modules[kinds.index("Pooling")]
+    if getattr(pooling, "pooling_mode", "mean") != "mean" or not getattr(
+        pooling, "pooling_mode_mean_tokens", True
+    ):
+        raise OnnxExportError(f"{model_dir}: only mean pooling is supported")
+    if not getattr(pooling, "include_prompt", True):
+        raise OnnxExportError(f"{model_dir}: pooling that excludes the prompt is not supported")
+    return modules[0], "Normalize" in kinds
+
+
+def _features(transformer: Any, input_names: list[str]) -> dict[str, Any]:
+    """The check texts as a padded batch of torch tensors, by the model's own tokenizer."""
+    encoded = transformer.tokenizer(
+        _CHECK_TEXTS,
+        padding=True,
+        truncation=True,
+        max_length=transformer.max_seq_length,
+        return_tensors="pt",
+    )
+    return {name: encoded[name] for name in input_names}
+
+
+def _export_graph(transformer: Any, input_names: list[str], path: Path) -> None:
+    import torch
+
+    auto_model = transformer.auto_model
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = auto_model
+
+        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+            return self.model(**dict(zip(input_names, inputs))).last_hidden_state
+
+    features = _features(transformer, input_names)  # a padded batch: traces the masked path
+    args = tuple(features[name] for name in input_names)
+    axes = {name: {0: "batch", 1: "sequence"} for name in [*input_names, OUTPUT_NAME]}
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # legacy-exporter deprecation and tracer notes
+        torch.onnx.export(
+            LastHiddenState().eval(),
+            args,
+            str(path),
+            input_names=input_names,
+            output_names=[OUTPUT_NAME],
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+
+
+def _verify(model: Any, transformer: Any, input_names: list[str], paths: dict[str, Path]) -> None:
+    """Run the exported graphs on a padded batch and compare with sentence-transformers."""
+    import onnxruntime as ort
+
+    expected = model.encode(
+        _CHECK_TEXTS, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )
+    features = _features(transformer, input_names)
+    feeds = {name: features[name].numpy().astype(np.int64) for name in input_names}
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    for precision, floor in (("fp32", _FP32_MIN_COSINE), ("int8", _INT8_MIN_COSINE)):
+        session = ort.InferenceSession(
+            str(paths[precision]), options, providers=["CPUExecutionProvider"]
+        )
+        hidden = session.run([OUTPUT_NAME], feeds)[0]
+        got = mean_pool_normalise(hidden, feeds["attention_mask"])
+        cosine = float(np.min(np.sum(got * expected, axis=1)))
+        logger.info("ONNX %s export check: min cosine to torch %.6f", precision, cosine)
+        if cosine < floor:
+            raise OnnxExportError(
+                f"the exported {precision} graph disagrees with torch (cosine {cosine:.5f} "
+                f"< {floor}); the export is not usable"
+            )
+
+
+def _dimension(model: Any) -> int:
+    get_dim = getattr(model, "get_embedding_dimension", None)
+    if get_dim is None:  # sentence-transformers < 5.2
+        get_dim = model.get_sentence_embedding_dimension
+    return int(get_dim())
+
+
+def _file_record(path: Path) -> dict[str, Any]:
+    return {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+
+
+def _versions() -> dict[str, str]:
+    import onnx
+    import onnxruntime
+    import torch
+    import transformers
+
+    return {
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+    }
+
+
+def _write_export(model_dir: Path, work: Path, fingerprint: str) -> dict[str, Any]:
+    """Export, quantise, copy the tokenizer and write onnx_config.json into ``work``."""
+    import torch
+
+    tokenizer_src = model_dir / TOKENIZER_FILE
+    if not tokenizer_src.is_file():
+        raise OnnxExportError(f"{model_dir} has no {TOKENIZER_FILE} (a fast tokenizer is needed)")
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model = _load_st_model(model_dir)
+        transformer, normalize = _check_architecture(model, model_dir)
+        tokenizer = transformer.tokenizer
+        input_names = ["input_ids", "attention_mask"]
+        if "token_type_ids" in getattr(tokenizer, "model_input_names", ()):
+            input_names.append("token_type_ids")
+        paths = {"fp32": work / FP32_FILE, "int8": work / INT8_FILE}
+        _export_graph(transformer, input_names, paths["fp32"])
+        quantize_int8(paths["fp32"], paths["int8"])
+        _verify(model, transformer, input_names, paths)
+    finally:
+        torch.set_num_threads(previous_threads)
+    shutil.copyfile(tokenizer_src, work / TOKENIZER_FILE)
+    write_sentencepiece_model(work / TOKENIZER_FILE, work / SENTENCEPIECE_FILE)
+    check_same_ids(work / TOKENIZER_FILE, work / SENTENCEPIECE_FILE, _TOKENIZER_CHECKS)
+    config = {
+        "format": EXPORT_FORMAT,
+        "source": {"folder": model_dir.name, "fingerprint": fingerprint},
+        "opset": OPSET,
+        "inputs": input_names,
+        "output": OUTPUT_NAME,
+        "dimension": _dimension(model),
+        "max_seq_length": int(model.max_seq_length),
+        "pooling": "mean",
+        "normalize": bool(normalize),
+        "prompts": _st_prompts(model_dir),
+        "pad_token": str(tokenizer.pad_token),
+        "pad_id": int(tokenizer.pad_token_id),
+        "bos_id": int(tokenizer.cls_token_id),
+        "eos_id": int(tokenizer.sep_token_id),
+        "quantization": {"per_channel": True, "weight_type": "QInt8", "reduce_range": False},
+        "files": {name: _file_record(work / name) for name in (FP32_FILE, INT8_FILE)}
+        | {name: _file_record(work / name) for name in (TOKENIZER_FILE, SENTENCEPIECE_FILE)},
+        "versions": _versions(),
+        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    (work / ONNX_CONFIG).write_text(json.dumps(config, indent=1), encoding="utf-8")
+    return config
+
+
+# The compact tokenizer must give the same ids as the model's own on these (and, checked in
+# tests/test_query_encoder.py, on every question and passage of the report).
+_TOKENIZER_CHECKS = [text.split(": ", 1)[1] for text in _CHECK_TEXTS] + [
+    "出入国在留管理庁は、外国人材の受入れ・共生のための総合的対応策（令和６年度改訂）を公表した。",
+    "ＤＸの推進とオンライン申請 ｅ-Ｇｏｖ、ＱＲコード、ＵＩ／ＵＸ（注１）～（注３）",
+    "Can I renew my residence card online? FRESC, OTIT and the Nikkei yonsei programme.",
+    "とくていぎのう ニッケイ４世 ヤサシイ日本語 ① ② ㈱ ｶﾀｶﾅ １２３ ＡＢＣ",
+]
+
+
+def _remove_abandoned(parent: Path, name: str) -> None:
+    """Delete temporary export folders (``.NAME.PID.*.tmp`` / ``.old``) of dead exporters."""
+    for candidate in parent.glob(f".{name}.*"):
+        if candidate.suffix not in (".tmp", ".old") or not candidate.is_dir():
+            continue
+        try:
+            os.kill(int(candidate.name[len(name) + 2 :].split(".", 1)[0]), 0)
+            continue  # that export is still running
+        except ProcessLookupError:
+            pass
+        except (ValueError, PermissionError):
+            continue
+        shutil.rmtree(candidate, ignore_errors=True)
+        logger.info("removed abandoned ONNX export %s", candidate)
+
+
+@contextlib.contextmanager
+def _export_lock(out_dir: Path) -> Iterator[None]:
+    """One exporter at a time per output folder (an advisory lock beside it)."""
+    lock_path = out_dir.parent / f".{out_dir.name}.lock"
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _check_out_dir(model_dir: Path, out_dir: Path) -> None:
+    if out_dir.resolve().is_relative_to(model_dir.resolve()):
+        raise OnnxExportError(
+            f"{out_dir} is inside {model_dir}: the .onnx files would change the source "
+            f"model's fingerprint; use a sibling folder such as {onnx_dir_for(model_dir)}"
+        )
+
+
+def _export_unlocked(model_dir: Path, out_dir: Path, fingerprint: str) -> OnnxModels:
+    parent = out_dir.parent
+    _remove_abandoned(parent, out_dir.name)
+    started = time.perf_counter()
+    work = Path(
+        tempfile.mkdtemp(prefix=f".{out_dir.name}.{os.getpid()}.", suffix=".tmp", dir=parent)
+    )
+    aside: Path | None = None
+    try:
+        os.chmod(work, 0o755)
+        config = _write_export(model_dir, work, fingerprint)
+        if out_dir.exists():
+            aside = work.with_suffix(".old")
+            os.replace(out_dir, aside)
+        os.replace(work, out_dir)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        if aside is not None and not out_dir.exists():
+            os.replace(aside, out_dir)  # put the previous export back
+        raise
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+    models = _models_from_config(out_dir, config)
+    logger.info(
+        "exported %s to ONNX in %s (%.1f s; fp32 %.0f MB, int8 %.0f MB)",
+        model_dir,
+        out_dir,
+        time.perf_counter() - started,
+        models.fp32.stat().st_size / 1e6,
+        models.int8.stat().st_size / 1e6,
+    )
+    return models
+
+
+def export_onnx(model_dir: Path, out_dir: Path) -> OnnxModels:
+    """Export ``model_dir`` (a sentence-transformers folder) to ``out_dir``, replacing it.
+
+    Writes ``model.onnx`` (fp32), ``model-int8.onnx`` (per-channel dynamic int8),
+    ``tokenizer.json`` and ``onnx_config.json`` into a temporary sibling folder, checks both
+    graphs against torch, then renames it into place: a killed export leaves no half folder.
+    Needs torch and sentence-transformers (model-preparation time only).
+    """
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    _check_out_dir(model_dir, out_dir)
+    fingerprint = model_fingerprint(model_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with _export_lock(out_dir):
+        return _export_unlocked(model_dir, out_dir, fingerprint)
+
+
+def ensure_onnx(
+    model_dir: Path, out_dir: Path | None = None, *, fingerprint: str | None = None
+) -> OnnxModels:
+    """The ONNX export of ``model_dir``, exported only if missing or stale.
+
+    Stale means: the source weights' fingerprint (``fingerprint`` if the caller already has
+    it, else hashed here) differs from the one recorded, the export recipe changed
+    (EXPORT_FORMAT), or a file is missing or of the wrong size. ``out_dir`` defaults to
+    ``onnx_dir_for(model_dir)``.
+    """
+    model_dir = Path(model_dir)
+    out_dir = Path(out_dir) if out_dir is not None else onnx_dir_for(model_dir)
+    _check_out_dir(model_dir, out_dir)
+    fingerprint = fingerprint or model_fingerprint(model_dir)
+    config = read_onnx_config(out_dir)
+    if config is not None and _is_current(out_dir, config, fingerprint):
+        return _models_from_config(out_dir, config)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with _export_lock(out_dir):
+        config = read_onnx_config(out_dir)  # another process may have exported meanwhile
+        if config is not None and _is_current(out_dir, config, fingerprint):
+            return _models_from_config(out_dir, config)
+        logger.info("ONNX export of %s missing or stale; exporting to %s", model_dir, out_dir)
+        return _export_unlocked(model_dir, out_dir, fingerprint)

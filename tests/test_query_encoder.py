@@ -1,0 +1,259 @@
+"""ONNX export of the e5 model and the torch-free query encoder: fidelity, errors, idempotence."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from indexer import onnx_export
+from indexer.embed import Encoder
+from indexer.onnx_export import (
+    FP32_FILE,
+    INT8_FILE,
+    ONNX_CONFIG,
+    SENTENCEPIECE_FILE,
+    TOKENIZER_FILE,
+    OnnxExportError,
+    OnnxModels,
+    ensure_onnx,
+    export_onnx,
+    onnx_dir_for,
+)
+from service.query_encoder import OnnxModelMissing, OnnxQueryEncoder
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TEXTS = [
+    "特定技能2号の分野は?",
+    "外国人材の受入れ・共生のための総合的対応策に基づき、政府は関係省庁と連携して、"
+    "日本語教育の充実、生活環境の整備及び相談体制の強化等の施策を着実に実施している。",
+    "Ｔｅｓｔ　全角ＡＢＣ１２３～ ｶﾞｷﾞ① tab\tand  double   spaces\n改行",
+    "Which fields are covered by Specified Skilled Worker (ii)?",
+    "難民認定" * 400,  # longer than 512 tokens: truncated alike
+]
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+@pytest.fixture(scope="module")
+def onnx_models(e5_model_dir: Path) -> OnnxModels:
+    """The session's converted model exported once, beside it (as the service would)."""
+    return ensure_onnx(e5_model_dir)
+
+
+def linked_copy(folder: Path, dest: Path) -> Path:
+    """A copy of an export folder with hard-linked model files (the config is a real copy)."""
+    dest.mkdir()
+    for path in folder.iterdir():
+        if path.name == ONNX_CONFIG:
+            shutil.copyfile(path, dest / path.name)
+        else:
+            os.link(path, dest / path.name)
+    return dest
+
+
+@pytest.mark.slow
+def test_export_folder_is_complete(onnx_models: OnnxModels, e5_model_dir: Path, e5_encoder) -> None:
+    assert onnx_models.folder == onnx_dir_for(e5_model_dir)
+    assert {p.name for p in onnx_models.folder.iterdir()} == {
+        FP32_FILE,
+        INT8_FILE,
+        TOKENIZER_FILE,
+        SENTENCEPIECE_FILE,
+        ONNX_CONFIG,
+    }
+    config = json.loads(onnx_models.config.read_text())
+    assert config["inputs"] == ["input_ids", "attention_mask"]  # the e5 tokenizer has no type ids
+    assert config["prompts"] == {"query": "query: ", "passage": "passage: "}
+    assert (config["dimension"], config["max_seq_length"], config["pooling"]) == (384, 512, "mean")
+    assert config["normalize"] is True
+    assert onnx_models.fp32_sha256 == onnx_export.sha256_file(onnx_models.fp32)
+    assert onnx_models.int8_sha256 == onnx_export.sha256_file(onnx_models.int8)
+    assert onnx_models.int8.stat().st_size < onnx_models.fp32.stat().st_size / 3
+    # Outside the sentence-transformers folder, whose fingerprint is therefore unchanged.
+    assert not list(e5_model_dir.rglob("*.onnx"))
+    assert onnx_models.source_fingerprint == e5_encoder.fingerprint
+    assert not [p for p in e5_model_dir.parent.iterdir() if p.suffix in (".tmp", ".old")]
+
+
+@pytest.mark.slow
+def test_fp32_matches_sentence_transformers(onnx_models: OnnxModels, e5_encoder) -> None:
+    encoder = OnnxQueryEncoder(onnx_models.folder, "fp32")
+    queries = encoder.encode_queries(TEXTS)
+    assert queries.shape == (len(TEXTS), 384) and queries.dtype == np.float32
+    assert np.allclose(np.linalg.norm(queries, axis=1), 1.0, atol=1e-5)
+    assert cosines(queries, e5_encoder.encode_queries(TEXTS)).min() > 0.9999
+    passages = encoder.encode_passages(TEXTS)
+    assert cosines(passages, e5_encoder.encode_passages(TEXTS)).min() > 0.9999
+    singles = np.vstack([encoder.encode_queries([text]) for text in TEXTS])
+    assert cosines(singles, queries).min() > 0.9999  # padding does not leak into the mean
+
+
+@pytest.mark.slow
+def test_int8_is_close_to_sentence_transformers(onnx_models: OnnxModels, e5_encoder) -> None:
+    encoder = OnnxQueryEncoder(onnx_models.folder, "int8")
+    singles = np.vstack([encoder.encode_queries([text]) for text in TEXTS])
+    assert cosines(singles, e5_encoder.encode_queries(TEXTS)).min() > 0.98
+    passages = encoder.encode_passages(TEXTS)
+    assert cosines(passages, e5_encoder.encode_passages(TEXTS)).min() > 0.98
+
+
+@pytest.mark.slow
+def test_encoder_protocol_and_fingerprints(onnx_models: OnnxModels, e5_encoder) -> None:
+    encoder = OnnxQueryEncoder(onnx_models.folder, "int8", threads=1)
+    assert isinstance(encoder, Encoder)
+    assert encoder.name == e5_encoder.name
+    assert encoder.dimension == e5_encoder.dimension == 384
+    assert encoder.fingerprint == e5_encoder.fingerprint  # the index manifest still matches
+    assert encoder.onnx_fingerprint == onnx_models.int8_sha256
+    assert encoder.path == onnx_models.int8
+    empty = encoder.encode_queries([])
+    assert empty.shape == (0, 384) and empty.dtype == np.float32
+    assert OnnxQueryEncoder(onnx_models.folder, "fp32").onnx_fingerprint == onnx_models.fp32_sha256
+
+
+@pytest.mark.slow
+def test_encoding_does_not_import_torch(onnx_models: OnnxModels) -> None:
+    script = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from service.query_encoder import OnnxQueryEncoder\n"
+        f"encoder = OnnxQueryEncoder(Path({str(onnx_models.folder)!r}), 'int8')\n"
+        "vectors = encoder.encode_queries(['特定技能2号の分野は?', 'refugee recognition'])\n"
+        "heavy = ('torch', 'transformers', 'sentence_transformers')\n"
+        "print(json.dumps({'shape': list(vectors.shape),\n"
+        "                  'loaded': [m for m in heavy if m in sys.modules]}))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {"shape": [2, 384], "loaded": []}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("missing", [INT8_FILE, SENTENCEPIECE_FILE, ONNX_CONFIG])
+def test_missing_file_names_folder_and_fix(
+    onnx_models: OnnxModels, tmp_path: Path, missing: str
+) -> None:
+    folder = linked_copy(onnx_models.folder, tmp_path / "broken-onnx")
+    (folder / missing).unlink()
+    with pytest.raises(OnnxModelMissing) as caught:
+        OnnxQueryEncoder(folder, "int8")
+    message = str(caught.value)
+    assert str(folder) in message and missing in message and "shisaku index" in message
+
+
+def test_missing_folder_or_bad_config_is_a_clear_error(tmp_path: Path) -> None:
+    absent = tmp_path / "nowhere-onnx"
+    with pytest.raises(OnnxModelMissing, match="does not exist.*shisaku index"):
+        OnnxQueryEncoder(absent, "int8")
+    absent.mkdir()
+    (absent / ONNX_CONFIG).write_text("{not json")
+    with pytest.raises(OnnxModelMissing, match="unreadable.*shisaku index") as caught:
+        OnnxQueryEncoder(absent, "fp32")
+    assert str(absent) in str(caught.value)
+    with pytest.raises(ValueError, match="precision"):
+        OnnxQueryEncoder(absent, "int4")  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_ensure_onnx_reexports_only_when_the_source_changed(
+    onnx_models: OnnxModels,
+    e5_model_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    exports: list[Path] = []
+
+    def no_export(model_dir: Path, out_dir: Path, fingerprint: str) -> OnnxModels:
+        exports.append(out_dir)
+        return onnx_models
+
+    before = onnx_models.fp32.stat().st_mtime_ns
+    monkeypatch.setattr(onnx_export, "_export_unlocked", no_export)
+    assert ensure_onnx(e5_model_dir) == onnx_models
+    assert ensure_onnx(e5_model_dir, onnx_models.folder) == onnx_models
+    assert exports == [] and onnx_models.fp32.stat().st_mtime_ns == before
+
+    stale = linked_copy(onnx_models.folder, tmp_path / "stale-onnx")
+    config = json.loads((stale / ONNX_CONFIG).read_text())
+    config["source"]["fingerprint"] = "0" * 64  # exported from other weights
+    (stale / ONNX_CONFIG).write_text(json.dumps(config))
+    ensure_onnx(e5_model_dir, stale)
+    assert exports == [stale]
+
+
+# --- atomic writes, without the real model --------------------------------------------------
+
+
+def fake_model_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "models" / "tiny-e5"
+    folder.mkdir(parents=True)
+    (folder / "model.safetensors").write_bytes(b"weights")
+    return folder
+
+
+def fake_write_export(model_dir: Path, work: Path, fingerprint: str) -> dict[str, Any]:
+    files = {}
+    for name in (FP32_FILE, INT8_FILE, TOKENIZER_FILE, SENTENCEPIECE_FILE):
+        (work / name).write_bytes(name.encode())
+        files[name] = {"sha256": onnx_export.sha256_file(work / name), "bytes": len(name)}
+    config = {"format": onnx_export.EXPORT_FORMAT, "source": {"fingerprint": fingerprint}}
+    config["files"] = files
+    (work / ONNX_CONFIG).write_text(json.dumps(config))
+    return config
+
+
+def test_export_replaces_atomically_and_cleans_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model_dir = fake_model_dir(tmp_path)
+    out_dir = onnx_dir_for(model_dir)
+    abandoned = out_dir.parent / f".{out_dir.name}.999999999.x1y2.tmp"  # no such process
+    abandoned.mkdir()
+    monkeypatch.setattr(onnx_export, "_write_export", fake_write_export)
+    first = export_onnx(model_dir, out_dir)
+    assert first.source_fingerprint == onnx_export.model_fingerprint(model_dir)
+    assert not abandoned.exists()
+
+    def killed(model_dir: Path, work: Path, fingerprint: str) -> dict[str, Any]:
+        (work / FP32_FILE).write_bytes(b"half a model")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(onnx_export, "_write_export", killed)
+    with pytest.raises(KeyboardInterrupt):
+        export_onnx(model_dir, out_dir)
+    assert (out_dir / FP32_FILE).read_bytes() == FP32_FILE.encode()  # the previous export
+    leftovers = [p.name for p in out_dir.parent.iterdir() if p.name.startswith(f".{out_dir.name}")]
+    assert leftovers == [f".{out_dir.name}.lock"]
+
+    (model_dir / "model.safetensors").write_bytes(b"new weights")
+    monkeypatch.setattr(onnx_export, "_write_export", fake_write_export)
+    second = ensure_onnx(model_dir)  # stale: re-exported in place
+    assert second.source_fingerprint != first.source_fingerprint
+    assert onnx_export.read_onnx_config(out_dir) is not None
+    assert ensure_onnx(model_dir) == second
+
+
+def test_export_refuses_a_folder_inside_the_model(tmp_path: Path) -> None:
+    model_dir = fake_model_dir(tmp_path)
+    with pytest.raises(OnnxExportError, match="fingerprint"):
+        export_onnx(model_dir, model_dir / "onnx")
