@@ -22,6 +22,7 @@ from indexer.manifest import (
     BM25_DIR,
     DENSE_MEASURES,
     DENSE_PASSAGES,
+    LEXICON_FILE,
     MANIFEST,
     MEASURES_FILE,
     PASSAGES_FILE,
@@ -198,6 +199,18 @@ def _write_build(
     retriever = bm25s.BM25()
     retriever.index(corpus_tokens, show_progress=False)
     retriever.save(str(build_dir / BM25_DIR))
+    _write_lexicon(build_dir, passage_texts, tokenizer, progress)
+
+
+def _write_lexicon(
+    build_dir: Path, passage_texts: list[str], tokenizer: Tokenizer, progress: Progress
+) -> None:
+    """The English→Japanese lexicon of the corpus's terms, from JMdict (index time only)."""
+    from indexer.lexicon import build_lexicon, write_lexicon
+
+    lexicon = build_lexicon(passage_texts, tokenizer)
+    write_lexicon(build_dir / LEXICON_FILE, lexicon)
+    progress("lexicon", len(passage_texts), len(passage_texts))
 
 
 def _write_manifest(

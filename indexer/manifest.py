@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: lexicon.json (English→Japanese terms from JMdict) in the index
 MANIFEST = "manifest.json"
 MEASURES_FILE = "measures.json"
 PASSAGES_FILE = "passages.json"
@@ -18,6 +18,7 @@ DENSE_MEASURES = "dense_measures.faiss"
 SECOND_PASSAGES = "second_passages.faiss"
 SECOND_MEASURES = "second_measures.faiss"
 BM25_DIR = "bm25"
+LEXICON_FILE = "lexicon.json"
 
 _HASH_BLOCK = 1 << 20
 

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     embedding_model: str = DEFAULT_MODEL
     second_encoder: Literal["use", "none"] = "use"
     glossary: Path = Path("data/glossary/en_ja.tsv")
+    lexicon: bool = True  # English queries also use the index's JMdict lexicon (lexicon.json)
     torch_threads: int = Field(default=1, ge=1, le=64)  # torch (index time) and USE
     # How queries are encoded: the e5 model exported to ONNX, int8 (per-channel) or fp32, on
     # onnxruntime; or the sentence-transformers model on torch. BENCHMARKS.md has the choice.

@@ -25,6 +25,7 @@ from service.errors import IndexError_, ReloadFailed, ShisakuError
 from service.glossary import Glossary, load_glossary
 from service.index import check_manifest, check_vocabulary, load_index, model_matches
 from service.search import SearchEngine
+from service.translate import DEFAULT_OPTIONS, load_translator
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +166,7 @@ def load_engine(
     tokenizer = Tokenizer()
     if long_running:
         check_vocabulary(index, tokenizer.tokenize)
+    translator = load_translator(index.path) if settings.lexicon else None
     engine = SearchEngine(
         index=index,
         encoder=encoder,
@@ -179,6 +181,8 @@ def load_engine(
         result_cache_size=settings.result_cache_size,
         max_batch=settings.max_batch,
         max_batch_chars=settings.max_batch_chars,
+        translator=translator,
+        cross_lingual=DEFAULT_OPTIONS,
     )
     if long_running:
         warm_up(engine)

@@ -36,6 +36,7 @@ class RawScores:
     lexical_passages: np.ndarray
     second_passages: np.ndarray | None = None
     second_measures: np.ndarray | None = None
+    extra_passages: np.ndarray | None = None  # a further passage-level signal (ablations)
 
 
 def zscore(scores: np.ndarray) -> np.ndarray:
@@ -100,4 +101,7 @@ def combine(
             max_per_group(raw.second_passages, groups, n_measures)
             + recipe.second_whole_measure_weight * raw.second_measures
         )
+    if raw.extra_passages is not None:
+        passage_signals.append(raw.extra_passages)
+        measure_signals.append(max_per_group(raw.extra_passages, groups, n_measures))
     return fuse(measure_signals, recipe.method), fuse(passage_signals, recipe.method)

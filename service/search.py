@@ -9,7 +9,7 @@ import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -25,6 +25,7 @@ from service.glossary import Glossary
 from service.index import LoadedIndex
 from service.intent import QueryIntent, read_intent
 from service.slots import FairSlots
+from service.translate import CrossLingual, CrossLingualOptions, QueryTerms, Translator
 from service.vocabulary import ReportVocabulary
 
 logger = logging.getLogger(__name__)
@@ -169,6 +170,8 @@ class SearchEngine:
         max_batch: int = 100,
         max_batch_chars: int = 20_000,
         recipe: Recipe | None = None,
+        translator: Translator | None = None,
+        cross_lingual: CrossLingualOptions | None = None,
     ) -> None:
         self.index = index
         self.encoder = encoder
@@ -189,6 +192,8 @@ class SearchEngine:
         self.max_batch = max_batch
         self.max_batch_chars = max_batch_chars
         self.recipe = recipe or Recipe()
+        # English queries → weighted Japanese corpus terms from the index's JMdict lexicon.
+        self.cross = CrossLingual(translator, index.bm25, cross_lingual or CrossLingualOptions())
         self._numbers = {m.number: row for row, m in enumerate(index.measures)}
         self._footnotes = footnote_links(index.measures, index.passages)
 
@@ -268,34 +273,46 @@ class SearchEngine:
         scores = self.index.bm25.get_scores(tokens)
         return np.asarray(scores, dtype=np.float64)
 
-    def raw_scores(self, lexical_text: str, vectors: QueryVectors) -> RawScores:
-        """Every raw signal of one query against the index (before fusion)."""
+    def raw_scores(
+        self, lexical_text: str, vectors: QueryVectors, terms: QueryTerms | None = None
+    ) -> tuple[RawScores, np.ndarray]:
+        """Every raw signal of one query against the index (before fusion), and the plain BM25
+        scores (without the lexicon's terms, for answerability)."""
         idx = self.index
         second_p = second_m = None
         if vectors.second is not None and idx.second_passages is not None:
             second_p = self._all_scores(idx.second_passages, vectors.second)
             second_m = self._all_scores(idx.second_measures, vectors.second)
-        return RawScores(
+        lexical = self._lexical_scores(lexical_text)
+        raw = RawScores(
             dense_passages=self._all_scores(idx.dense_passages, vectors.dense),
             dense_measures=self._all_scores(idx.dense_measures, vectors.dense),
-            lexical_passages=self._lexical_scores(lexical_text),
+            lexical_passages=self.cross.lexical(lexical, terms),
             second_passages=second_p,
             second_measures=second_m,
+            extra_passages=self.cross.extra_signal(terms),
         )
+        return raw, lexical
 
     def score(
-        self, lexical_text: str, vectors: QueryVectors
+        self, lexical_text: str, vectors: QueryVectors, terms: QueryTerms | None = None
     ) -> tuple[np.ndarray, np.ndarray, dict[str, float | None]]:
         """Fused (measure scores, passage scores) under the engine's recipe, and the raw top
         signals (for answerability)."""
-        raw = self.raw_scores(lexical_text, vectors)
-        measure_scores, passage_scores = combine(
-            raw, self.index.passage_measure, len(self.index.measures), self.recipe
-        )
+        raw, plain_lexical = self.raw_scores(lexical_text, vectors, terms)
+        groups, n_measures = self.index.passage_measure, len(self.index.measures)
+        measure_scores, passage_scores = combine(raw, groups, n_measures, self.recipe)
+        if terms is not None:  # pseudo-relevance feedback (off unless an ablation asks)
+            fed = self.cross.feedback(
+                raw.lexical_passages, passage_scores, self.tokenizer.tokenize(lexical_text)
+            )
+            if fed is not None:
+                raw = replace(raw, lexical_passages=fed)
+                measure_scores, passage_scores = combine(raw, groups, n_measures, self.recipe)
         tops = {
             "dense_top": float(raw.dense_passages.max()),
             "second_top": None if raw.second_passages is None else float(raw.second_passages.max()),
-            "lexical_top": float(raw.lexical_passages.max()),
+            "lexical_top": float(plain_lexical.max()),
         }
         # A footnote answers what the sentence citing it asks: it scores at least as that one.
         for citing, notes in self._footnotes.items():
@@ -347,20 +364,26 @@ class SearchEngine:
     ) -> list[SearchOutcome]:
         intents = [read_intent(q) for q in cleaned]
         expanded = [self.expand(q, intent.language) for q, intent in zip(cleaned, intents)]
+        translated = [
+            self.cross.prepare(q, intent.language, self.glossary)
+            for q, intent in zip(cleaned, intents)
+        ]
         recipe = self.recipe
 
         def reads(glossary: bool) -> list[str]:
             return [normalize_query(e if glossary else q) for q, e in zip(cleaned, expanded)]
 
+        dense_texts = [
+            self.cross.dense_text(text, terms)
+            for text, terms in zip(reads(recipe.dense_reads_glossary), translated)
+        ]
         lexical_texts = reads(recipe.lexical_reads_glossary)
-        vectors = self.encode_queries(
-            reads(recipe.dense_reads_glossary), reads(recipe.second_reads_glossary)
-        )
+        vectors = self.encode_queries(dense_texts, reads(recipe.second_reads_glossary))
         outcomes = []
-        for query, intent, text, lexical, vector in zip(
-            cleaned, intents, expanded, lexical_texts, vectors
+        for query, intent, text, lexical, vector, terms in zip(
+            cleaned, intents, expanded, lexical_texts, vectors, translated
         ):
-            measure_scores, passage_scores, tops = self.score(lexical, vector)
+            measure_scores, passage_scores, tops = self.score(lexical, vector, terms)
             results = self._rank(measure_scores, passage_scores, k, wanted, intent)
             outcomes.append(
                 SearchOutcome(
@@ -460,6 +483,8 @@ class SearchEngine:
             max_batch=self.max_batch,
             max_batch_chars=self.max_batch_chars,
             recipe=recipe,
+            translator=self.cross.translator,
+            cross_lingual=self.cross.options,
         )
 
     @cached_property
