@@ -28,19 +28,86 @@ def split_passages(measures: list[Measure], max_chars: int = 300) -> list[Passag
 
 
 def split_text(text: str, max_chars: int = 300) -> list[tuple[int, int]]:
-    """(start, end) spans of the passages of one field text; never raises on any str."""
+    """(start, end) spans of the passages of one field text; never raises on any str.
+
+    Lines that continue a sentence (after a line ending in 、, a bulleted list, a line that
+    opens with hiragana) are read as one block with it, so a bullet such as "・安全・安心な
+    社会" is never a passage of its own; any remaining fragment with fewer than
+    ``MIN_CONTENT_CHARS`` letters joins a neighbour.
+    """
     if max_chars < 1:
         raise ValueError(f"max_chars must be >= 1, got {max_chars}")
     spans: list[tuple[int, int]] = []
-    pos = 0
-    for para in text.split("\n"):
+    for block_start, block_end in _blocks(text):
+        block = text[block_start:block_end]
         units: list[tuple[int, int]] = []
-        for s, e in _sentences(para):
-            for u in _hard_split(para, s, e, max_chars):
-                units.append((u[0] + pos, u[1] + pos))
+        for s, e in _sentences(block):
+            for u in _hard_split(block, s, e, max_chars):
+                units.append((u[0] + block_start, u[1] + block_start))
         spans.extend(_merge(units, max_chars))
-        pos += len(para) + 1
-    return spans
+    return _absorb_fragments(text, spans, max_chars)
+
+
+MIN_CONTENT_CHARS = 12  # a passage with fewer letters or digits says nothing on its own
+_BULLETS = "・●○◆◇■□※-－*＊•"
+
+
+def _continues(previous: str, line: str) -> bool:
+    """Whether ``line`` carries on the sentence of the line before it."""
+    prev, cur = previous.strip(), line.strip()
+    if not prev or not cur:
+        return False
+    if prev.endswith(("、", "，", ",")):
+        return True
+    if cur[0] in _BULLETS and prev[0] in _BULLETS:
+        return True  # siblings of one list
+    return "\u3041" <= cur[0] <= "\u309f" and prev[0] in _BULLETS  # "…の３つを掲げ" after a list
+
+
+def _blocks(text: str) -> list[tuple[int, int]]:
+    """Runs of lines that belong together (see :func:`_continues`), as spans of ``text``."""
+    blocks: list[tuple[int, int]] = []
+    pos = 0
+    previous = ""
+    for line in text.split("\n"):
+        end = pos + len(line)
+        if blocks and _continues(previous, line):
+            blocks[-1] = (blocks[-1][0], end)
+        else:
+            blocks.append((pos, end))
+        previous = line
+        pos = end + 1
+    return blocks
+
+
+def _content_chars(text: str) -> int:
+    return sum(1 for ch in text if ch.isalnum())
+
+
+def _absorb_fragments(
+    text: str, spans: list[tuple[int, int]], max_chars: int
+) -> list[tuple[int, int]]:
+    """Join each span with fewer than MIN_CONTENT_CHARS letters to the next span (or the
+    previous one), unless that would pass ``max_chars`` or the next span opens a footnote."""
+    out = list(spans)
+    i = 0
+    while i < len(out):
+        s, e = out[i]
+        if _content_chars(text[s:e]) >= MIN_CONTENT_CHARS or len(out) == 1:
+            i += 1
+            continue
+        if (
+            i + 1 < len(out)
+            and out[i + 1][1] - s <= max_chars
+            and not _NOTE_MARKER.match(text, out[i + 1][0])
+        ):
+            out[i : i + 2] = [(s, out[i + 1][1])]
+        elif i > 0 and e - out[i - 1][0] <= max_chars and not _NOTE_MARKER.match(text, s):
+            out[i - 1 : i + 1] = [(out[i - 1][0], e)]
+            i -= 1
+        else:
+            i += 1
+    return out
 
 
 def _sentences(para: str) -> list[tuple[int, int]]:

@@ -181,6 +181,20 @@ def refusal_text(language: str) -> str:
     )
 
 
+def filter_refusal_text(language: str, statuses: Sequence[str], closest: int) -> str:
+    """The answer when a status filter leaves nothing that answers the question."""
+    if language == "ja":
+        return (
+            f"{'・'.join(statuses)}の施策には、この質問に答えるものがありません。"
+            f"絞り込みなしで最も近いのは［施策{closest}］です。"
+        )
+    names = " or ".join(STATUS_EN.get(s, s) for s in statuses)
+    return (
+        f"No measure {names} addresses this question; the closest without the status "
+        f"filter is Measure {closest} ［施策{closest}］."
+    )
+
+
 def compose_extractive(outcome: SearchOutcome) -> tuple[str, list[Citation]]:
     """An answer made only of the report's sentences, each followed by ``［施策N］``."""
     language = outcome.signals.language
@@ -296,7 +310,10 @@ def retrieve(
     """Search and decide answerability (the first half of answering, used by streaming)."""
     k = validate_k(k, MAX_ASK_K)
     outcome = engine.search(question, k=k, statuses=statuses)
-    decision = decide(read_features(engine, outcome.query, outcome))
+    unfiltered = None
+    if statuses and not outcome.signals.intent.status_only:
+        unfiltered = engine.search(question, k=k)  # the query's vectors are cached: cheap
+    decision = decide(read_features(engine, outcome.query, outcome, unfiltered))
     logger.debug("answerability of %r: %s", question, decision)
     return outcome, decision
 
@@ -314,6 +331,10 @@ def compose(
     used: Mode = mode
     if not decision.answerable or not outcome.results:
         text, citations = refusal_text(outcome.signals.language), list[Citation]()
+        closest = decision.features.closest_unfiltered
+        if closest is not None:
+            statuses = sorted({hit.measure.status for hit in outcome.results})
+            text = filter_refusal_text(outcome.signals.language, statuses, closest)
         answerable = False
     else:
         answerable = True

@@ -46,6 +46,10 @@ THRESHOLDS: dict[str, Thresholds] = {
 }
 
 
+KEYWORD_WORDS = 2  # a query of at most this many content words, all known, is a keyword query
+UNFILTERED_DEPTH = 5  # a status filter must keep one of the unfiltered top this-many
+
+
 @dataclass(frozen=True)
 class Features:
     """The evidence the answerability rule reads (also printed by the benchmark)."""
@@ -58,6 +62,15 @@ class Features:
     status_only: bool
     absent_nouns: tuple[str, ...] = ()  # ja: content nouns found nowhere in the report
     count_unmet: bool = False  # asks "how many / how much" and no retrieved passage has a count
+    known_words: tuple[str, ...] = ()  # content words the report speaks of
+    unknown_words: tuple[str, ...] = ()  # content words it does not
+    filter_misses: bool = False  # a status filter left none of the measures that answer
+    closest_unfiltered: int | None = None  # then: the best measure without the filter
+
+    @property
+    def keyword_query(self) -> bool:
+        """A few keywords, all of them the report's ("ビザ", "技能実習", "FRESC")."""
+        return 0 < len(self.known_words) <= KEYWORD_WORDS and not self.unknown_words
 
 
 @dataclass(frozen=True)
@@ -93,9 +106,22 @@ def count_unmet(question: str, outcome: SearchOutcome, depth: int = 1) -> bool:
     return True
 
 
-def read_features(engine: SearchEngine, question: str, outcome: SearchOutcome) -> Features:
+def read_features(
+    engine: SearchEngine,
+    question: str,
+    outcome: SearchOutcome,
+    unfiltered: SearchOutcome | None = None,
+) -> Features:
+    """The evidence about ``question``; ``unfiltered`` is the same search without the status
+    filter the user chose (when there was one)."""
     signals = outcome.signals
     concepts = engine.vocabulary
+    known, unknown = concepts.content_words(question, signals.language)
+    filter_misses, closest = False, None
+    if unfiltered is not None and unfiltered.results:
+        top = {hit.measure.number for hit in unfiltered.results[:UNFILTERED_DEPTH]}
+        filter_misses = not any(hit.measure.number in top for hit in outcome.results)
+        closest = unfiltered.results[0].measure.number
     return Features(
         language=signals.language,
         dense_top=round(signals.dense_top, 4),
@@ -105,6 +131,10 @@ def read_features(engine: SearchEngine, question: str, outcome: SearchOutcome) -
         status_only=signals.intent.status_only,
         absent_nouns=tuple(concepts.absent_nouns(question, signals.language)),
         count_unmet=count_unmet(question, outcome),
+        known_words=tuple(known),
+        unknown_words=tuple(unknown),
+        filter_misses=filter_misses,
+        closest_unfiltered=closest if filter_misses else None,
     )
 
 
@@ -113,10 +143,21 @@ def decide(features: Features, thresholds: dict[str, Thresholds] | None = None) 
     rule = (thresholds or THRESHOLDS)["ja" if features.language == "ja" else "en"]
     if features.status_only:
         return Decision(True, "the question asks for the measures with a status", features)
+    if not features.known_words:
+        return Decision(
+            False,
+            "the question shares no content word with the report (gibberish, a greeting or "
+            "another subject)",
+            features,
+        )
+    if features.filter_misses:
+        return Decision(False, "no measure with the chosen status addresses this", features)
     if features.absent_concepts:
         return Decision(
             False, f"the report never mentions {', '.join(features.absent_concepts)}", features
         )
+    if features.keyword_query and not features.count_unmet:
+        return Decision(True, "a keyword query on a subject the report covers", features)
     if features.dense_top < rule.dense_min:
         return Decision(
             False,

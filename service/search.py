@@ -490,7 +490,9 @@ class SearchEngine:
     @cached_property
     def vocabulary(self) -> ReportVocabulary:
         """The report's words and the concepts it never uses (built on first use)."""
-        return ReportVocabulary(self.index.measures, self.glossary, self.tokenizer)
+        translator = self.cross.translator
+        english = translator.lexicon.words if translator is not None else ()
+        return ReportVocabulary(self.index.measures, self.glossary, self.tokenizer, english)
 
     def clear_cache(self) -> None:
         self._vector_cache.clear()

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from typing import Any
 
+from indexer.lexicon import content_lemmas
 from indexer.records import STATUS_EN, Measure
 from indexer.tokenize import Tokenizer
 from indexer.vocabulary import concept_table, word_list
@@ -20,6 +22,14 @@ from service.glossary import Glossary, GlossaryEntry, normalize
 _SKIPPED_NOUN_POS = {"数詞", "助数詞可能", "副詞可能", "助数詞"}
 _KANA_ONLY = re.compile(r"^[\u3040-\u309f\u30fc]+$")
 _KATAKANA_ONLY = re.compile(r"^[\u30a0-\u30ff]+$")
+_KANA = re.compile(r"^[\u3041-\u30ff]+$")
+
+
+def _katakana(text: str) -> str:
+    return "".join(chr(ord(c) + 0x60) if "\u3041" <= c <= "\u3096" else c for c in text)
+
+
+_CONTENT_POS = {"名詞", "動詞", "形容詞", "形状詞"}
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ed", "es", "s", "e")
 
 
@@ -50,7 +60,11 @@ class ReportVocabulary:
     """The report's text, words and readings, and the concepts it never mentions."""
 
     def __init__(
-        self, measures: Sequence[Measure], glossary: Glossary | None, tokenizer: Tokenizer
+        self,
+        measures: Sequence[Measure],
+        glossary: Glossary | None,
+        tokenizer: Tokenizer,
+        english_words: Collection[str] = (),
     ) -> None:
         self.corpus = "\n".join(
             unicodedata.normalize("NFKC", text)
@@ -63,12 +77,20 @@ class ReportVocabulary:
         self.glossaries = [g for g in (glossary, off_report_glossary()) if g is not None]
         self.generic_nouns = word_list("generic_nouns_ja.txt")
         self.absent_japanese: dict[str, str] = {}  # Japanese term -> English headword
+        self.synonyms: set[str] = set()  # glossary terms of concepts the report does name
+        self.present_english: set[str] = set()  # lemmas of glossary headwords it names
         for g in self.glossaries:
             for entry in g.entries:
                 terms = [unicodedata.normalize("NFKC", t) for t in entry.japanese]
                 if not any(t in self.corpus for t in terms):
                     for term in terms:
                         self.absent_japanese.setdefault(term, entry.english)
+                else:
+                    self.synonyms.update(terms)
+                    self.present_english.update(content_lemmas(entry.english))
+        # English words the report speaks of: glosses of its terms (the JMdict lexicon) and
+        # the Latin-script words it contains (DX, FRESC, UNHCR …).
+        self.english_words = set(english_words) | set(content_lemmas(self.corpus.lower()))
         self.words: set[str] = set()
         self.readings: set[str] = set()  # katakana readings of the report's words
         for line in self.corpus.splitlines():
@@ -107,6 +129,52 @@ class ReportVocabulary:
                 found.append(label)
         return found
 
+    def content_words(self, question: str, language: str) -> tuple[list[str], list[str]]:
+        """The content words of ``question``: (those the report speaks of, the others).
+
+        Japanese: nouns, verbs and adjectives (Sudachi, mode C), known when the report uses
+        the word, its reading, or a glossary synonym of a concept it names (ビザ for 在留資格).
+        English: content lemmas, known when they gloss a term of the report (the lexicon),
+        name a glossary concept the report names, or occur in it (DX, FRESC).
+        """
+        known: list[str] = []
+        unknown: list[str] = []
+        if language != "ja":
+            covered = set(self.present_english)
+            for lemma in content_lemmas(question):
+                (known if lemma in self.english_words or lemma in covered else unknown).append(
+                    lemma
+                )
+            return known, unknown
+        text = unicodedata.normalize("NFKC", question)[:2000]
+        for morpheme in self.tokenizer.morphemes(text, mode="C"):
+            pos = morpheme.part_of_speech()
+            if pos[0] not in _CONTENT_POS or pos[1] in ("数詞", "非自立可能"):
+                continue
+            surface = morpheme.surface()
+            if surface in self.generic_nouns or morpheme.normalized_form() in self.generic_nouns:
+                continue
+            (known if self._knows(morpheme) else unknown).append(surface)
+        return known, unknown
+
+    def _knows(self, morpheme: Any, parts: bool = True) -> bool:
+        """Whether the report uses this word: as written, normalised, as a glossary synonym,
+        spelled in kana (とくていぎのう, ニッケイ), or (a compound) through one of its parts."""
+        surface = morpheme.surface()
+        if (
+            surface in self.corpus
+            or surface in self.synonyms
+            or morpheme.normalized_form() in self.words
+            or morpheme.dictionary_form() in self.words
+            or (_KANA.match(surface) and _katakana(surface) in self.readings)
+            or (_KANA.match(surface) and morpheme.reading_form() in self.readings)
+        ):
+            return True
+        if not parts:
+            return False
+        pieces = [m for m in self.tokenizer.morphemes(surface, mode="A") if len(m.surface()) > 1]
+        return len(pieces) > 1 and any(self._knows(m, parts=False) for m in pieces)
+
     def absent_nouns(self, question: str, language: str) -> list[str]:
         """Japanese content nouns of ``question`` that occur nowhere in the report."""
         if language != "ja":
@@ -128,13 +196,7 @@ class ReportVocabulary:
                 or morpheme.normalized_form() in self.generic_nouns
             ):
                 continue
-            if (
-                surface in self.corpus
-                or morpheme.normalized_form() in self.words
-                or morpheme.dictionary_form() in self.words
-                # A report word spelled in katakana (ニッケイ for 日系, ヤサシイ for やさしい).
-                or (_KATAKANA_ONLY.match(surface) and morpheme.reading_form() in self.readings)
-            ):
+            if self._knows(morpheme):
                 continue
             if surface not in found:
                 found.append(surface)

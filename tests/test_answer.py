@@ -222,3 +222,33 @@ def test_ask_stream_bad_input_is_json_4xx(server_url: str) -> None:
     response = post(server_url, "/ask/stream", {"question": "難民", "k": 0})
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize("question", ["qwzxv", "hello", "こんにちは", "asdf jkl", "Thanks!"])
+def test_gibberish_and_greetings_are_not_answerable(engine, question: str) -> None:
+    answer = answer_question(engine, question)
+    assert not answer.answerable and not answer.citations
+    assert "no content word" in answer.decision.reason
+
+
+@pytest.mark.parametrize("keyword", ["ビザ", "技能実習", "visa"])
+def test_a_keyword_the_report_covers_is_answerable(engine, keyword: str) -> None:
+    answer = answer_question(engine, keyword)
+    assert answer.answerable and answer.citations
+
+
+def test_a_status_filter_that_leaves_nothing_relevant_says_so(engine) -> None:
+    answer = answer_question(engine, "特定技能", statuses=["検討中"])
+    assert not answer.answerable
+    assert answer.text.startswith("検討中の施策には、この質問に答えるものがありません")
+    closest = answer.decision.features.closest_unfiltered
+    assert closest is not None and f"［施策{closest}］" in answer.text
+    english = answer_question(engine, "Specified Skilled Worker", statuses=["検討中"])
+    assert "No measure under consideration addresses this question" in english.text
+
+
+def test_no_bullet_fragment_is_quoted_alone(engine) -> None:
+    answer = answer_question(engine, "共生社会のビジョンとして掲げた3つの社会は?")
+    assert answer.answerable
+    for c in answer.citations:
+        assert sum(ch.isalnum() for ch in c.quote) >= 12, c.quote

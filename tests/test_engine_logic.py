@@ -62,3 +62,15 @@ def test_citations_quote_their_field(fake_engine) -> None:
     by_number = {hit.measure.number: hit.measure for hit in answer.outcome.results}
     for c in answer.citations:
         assert by_number[c.number].field_text(c.field)[c.start : c.end] == c.quote
+
+
+def test_content_words_known_to_the_report(fake_engine) -> None:
+    vocabulary = fake_engine.vocabulary
+    assert vocabulary.content_words("qwzxv", "en") == ([], ["qwzxv"])
+    assert vocabulary.content_words("こんにちは", "ja")[0] == []
+    known, _ = vocabulary.content_words("ビザの更新", "ja")
+    assert "ビザ" in known  # a glossary synonym of 在留資格, which the report uses
+    known, _ = vocabulary.content_words("とくていぎのうの書類", "ja")
+    assert known  # kana spelling of a term of the report
+    known, unknown = vocabulary.content_words("deposits charged by recruiters", "en")
+    assert "deposit" in known

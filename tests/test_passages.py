@@ -74,7 +74,6 @@ def test_passages_end_at_sentence_or_paragraph_end(measures, passages):
     by_number = {m.number: m for m in measures}
     for p in passages:
         text = by_number[p.measure].field_text(p.field)
-        assert "\n" not in p.text
         at_paragraph_end = (
             text[p.end :].lstrip(" \u3000").startswith("\n") or not text[p.end :].strip()
         )
@@ -82,10 +81,25 @@ def test_passages_end_at_sentence_or_paragraph_end(measures, passages):
         assert p.text.rstrip("）」』").endswith("。") or at_paragraph_end or hard_split, p.text
 
 
-def test_bullets_are_own_passages(measures, passages):
+def test_a_bulleted_list_stays_with_its_sentence(measures, passages):
+    """ "…ビジョンとして、／・安全・安心な社会／・…／の３つを掲げ、…" is one sentence: no
+    bullet is a passage of its own (a lone "・安全・" was once quoted as an answer)."""
     m19 = [p.text for p in passages if p.measure == 19 and p.field == "explanation"]
-    assert "・安全・安心な社会" in m19
-    assert "・個人の尊厳と人権を尊重した社会" in m19
+    listed = next(t for t in m19 if "・安全・安心な社会" in t)
+    assert "ビジョンとして、" in listed and "の３つを掲げ" in listed
+    assert "・個人の尊厳と人権を尊重した社会" in listed
+
+
+def test_no_passage_is_a_fragment(passages):
+    from indexer.passages import MIN_CONTENT_CHARS
+
+    for p in passages:
+        assert sum(ch.isalnum() for ch in p.text) >= MIN_CONTENT_CHARS, p.text
+
+
+def test_a_short_fragment_joins_its_neighbour():
+    text = "（注１）状況\n二国間の取決めは十七か国と作成している。"
+    assert [text[s:e] for s, e in split_text(text)] == [text]
 
 
 def test_no_split_inside_brackets(passages):
@@ -111,8 +125,11 @@ def test_hard_split_prefers_comma():
 
 
 def test_paragraphs_not_merged():
-    text = "一文目。\n二文目。三文目。"
-    assert [text[s:e] for s, e in split_text(text)] == ["一文目。", "二文目。三文目。"]
+    text = "これは一つ目の段落の最初の文です。\n二つ目の段落の文です。三文目もここにあります。"
+    assert [text[s:e] for s, e in split_text(text)] == [
+        "これは一つ目の段落の最初の文です。",
+        "二つ目の段落の文です。三文目もここにあります。",
+    ]
 
 
 @pytest.mark.parametrize(
