@@ -52,8 +52,8 @@ audit: install                             ## known vulnerabilities in the insta
 eval: index                                ## retrieval figures on the development question set
 	$(VENV)/bin/shisaku eval data/eval/questions.jsonl
 
-bench: index                               ## latency, throughput, cold start, memory over HTTP
-	$(PY) benchmarks/http_bench.py
+bench: index                               ## one-shot CLI, MCP start, cold start, latency, throughput, RSS
+	$(PY) benchmarks/lean_bench.py
 
 load: index                                ## 10,000 requests at concurrency 32 over loopback
 	$(PY) benchmarks/load_bench.py
