@@ -43,6 +43,20 @@ def split_text(text: str, max_chars: int = 300) -> list[tuple[int, int]]:
     return spans
 
 
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of ``text``: split after 。 outside brackets and at line
+    breaks, surrounding whitespace left out."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for para in text.split("\n"):
+        for s, e in _sentences(para):
+            stripped = _strip(para, s, e)
+            if stripped is not None:
+                spans.append((stripped[0] + pos, stripped[1] + pos))
+        pos += len(para) + 1
+    return spans
+
+
 def _sentences(para: str) -> list[tuple[int, int]]:
     """Split a paragraph after each 。 outside brackets (closing brackets stay attached)."""
     spans = []

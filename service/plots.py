@@ -50,7 +50,7 @@ def figure_format(out: Path) -> str:
     return fmt
 
 
-def _check_size(width: int, height: int) -> None:
+def check_size(width: int, height: int) -> None:
     for name, value in (("width", width), ("height", height)):
         if not 200 <= value <= 8000:
             raise InvalidRequest(f"{name} must be 200–8000 pixels (got {value})")
@@ -163,7 +163,7 @@ def _map_layout(data: MeasureMap, width: int, height: int) -> _MapLayout:
 def draw_map(data: MeasureMap, out: Path, width: int = 1200, height: int = 900) -> FigureSummary:
     """Write the measure map to ``out`` (.png, .svg or .html)."""
     fmt = figure_format(out)
-    _check_size(width, height)
+    check_size(width, height)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     layout = _map_layout(data, width, height)
@@ -317,7 +317,7 @@ def draw_heatmap(
 ) -> FigureSummary:
     """Write the measure-by-measure similarity heatmap to ``out`` (.png, .svg or .html)."""
     fmt = figure_format(out)
-    _check_size(width, height)
+    check_size(width, height)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     title = "Cosine similarity of whole-measure embeddings"

@@ -8,6 +8,11 @@ from typing import TYPE_CHECKING
 
 from service.config import Settings, load_settings
 
+STATUS_HELP = (
+    "only this status (repeatable): 実施中, 実施済み, 検討中, "
+    "or in-progress, implemented, under-consideration"
+)
+
 if TYPE_CHECKING:
     from service.search import SearchEngine
 
@@ -23,8 +28,27 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return settings.model_copy(update=updates) if updates else settings
 
 
-def engine_from(args: argparse.Namespace) -> SearchEngine:
-    """The loaded engine for these arguments (models and index)."""
-    from service.engine import load_engine
+def check_search_arguments(args: argparse.Namespace, max_k: int | None = None) -> None:
+    """Reject a bad query, k or status at once, with the limits the engine will apply,
+    before any model loads."""
+    from service.search import validate_k, validate_query, validate_statuses
 
-    return load_engine(settings_from(args))
+    settings = settings_from(args)
+    for name in ("query", "question", "text"):
+        text = getattr(args, name, None)
+        if text is not None:
+            validate_query(text, settings.max_query_chars)
+    validate_k(args.k, max_k or settings.max_k)
+    validate_statuses(getattr(args, "status", None))
+
+
+def engine_from(args: argparse.Namespace) -> SearchEngine:
+    """The loaded engine for these arguments (models and index). A bad glossary and a missing
+    or damaged index stop here, before any model loads."""
+    from service.engine import load_engine, load_query_glossary
+    from service.index import check_manifest
+
+    settings = settings_from(args)
+    load_query_glossary(settings)
+    check_manifest(Path(settings.index_dir))
+    return load_engine(settings)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 
 from service import __version__
-from service.http.deps import engine_of
-from service.schemas import HealthResponse, InfoResponse, ModelInfo
+from service.answer import MAX_ASK_K
+from service.http.deps import engine_of, state_of
+from service.schemas import HealthResponse, InfoResponse, LimitsOut, ModelInfo
 
 
 def add_ops_routes(app: FastAPI) -> None:
+    settings = state_of(app).settings
+
     @app.get("/healthz", response_model=HealthResponse, tags=["ops"])
     def healthz() -> HealthResponse:
         return HealthResponse(status="ok")
@@ -42,4 +45,10 @@ def add_ops_routes(app: FastAPI) -> None:
                 "corpus_sha256": manifest.get("corpus_sha256"),
                 "schema_version": manifest.get("schema_version"),
             },
+            limits=LimitsOut(
+                max_query_chars=settings.max_query_chars,
+                max_k=settings.max_k,
+                max_ask_k=MAX_ASK_K,
+                max_batch=settings.max_batch,
+            ),
         )
