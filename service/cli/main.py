@@ -313,7 +313,7 @@ def configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         force=True,
     )
-    for name in ("httpx", "bm25s", "sentence_transformers", "mcp"):
+    for name in ("httpx", "bm25s", "sentence_transformers", "mcp", "faiss.loader"):
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 

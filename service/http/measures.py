@@ -8,7 +8,6 @@ from fastapi import FastAPI, Path, Query, Request
 from service.http.deps import engine_of, state_of
 from service.schemas import MeasureOut, MeasuresResponse, SimilarResponse
 
-
 NUMBER = Path(ge=0, le=100_000, description="measure number (施策番号)", examples=[7])
 
 

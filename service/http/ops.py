@@ -15,15 +15,18 @@ def add_ops_routes(app: FastAPI) -> None:
 
     @app.get("/healthz", response_model=HealthResponse, tags=["ops"])
     def healthz() -> HealthResponse:
+        """Liveness: the process answers (200 even while the index loads)."""
         return HealthResponse(status="ok")
 
     @app.get("/readyz", response_model=HealthResponse, tags=["ops"])
     def readyz(request: Request) -> HealthResponse:
+        """Readiness: the index and the models are loaded (503 until then)."""
         engine_of(request)
         return HealthResponse(status="ready")
 
     @app.get("/info", response_model=InfoResponse, tags=["ops"])
     def info(request: Request) -> InfoResponse:
+        """What is loaded: models, index, version, and the request limits."""
         engine = engine_of(request)
         manifest = engine.index.manifest
         second = engine.second
