@@ -88,6 +88,7 @@ def test_best_sentence_holds_the_best_match_once_per_result(fake_engine) -> None
         assert len(sentences) == (1 if matching else 0)
         if sentences:
             passage, sentence = sentences[0]
+            assert sentence is not None
             assert passage.id == matching[0].passage.id  # the best-scored matching passage
             assert 0 <= sentence.start < sentence.end <= len(passage.text)
             inside = [
