@@ -26,6 +26,7 @@ from indexer.passages import sentence_spans
 from indexer.records import Passage
 from indexer.tokenize import Tokenizer
 from indexer.vocabulary import word_list
+from service.intent import read_intent
 from service.search import SearchEngine, SearchOutcome
 
 _LATIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'.\-]*")
@@ -254,14 +255,29 @@ class Highlighter:
         signals = outcome.signals
         if signals.intent.status_only:
             return QueryTerms(frozenset(), frozenset())
-        texts = [outcome.query]
-        if signals.expanded_query != outcome.query:
-            texts.append(signals.expanded_query)
-        return self.query_terms(*texts)
+        return self.query_terms(*dict.fromkeys([outcome.query, signals.expanded_query]))
 
 
 _highlighters: weakref.WeakKeyDictionary[SearchEngine, Highlighter] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
+
+
+def measure_marks(engine: SearchEngine, number: int, query: str) -> dict[str, list[Span]]:
+    """The query's words in each field of measure ``number`` (offsets into the field's text),
+    best first within each passage: for a measure page reached from a search."""
+    intent = read_intent(query)
+    if intent.status_only or not query.strip():
+        return {}
+    highlighter = highlighter_of(engine)
+    terms = highlighter.query_terms(*dict.fromkeys([query, engine.expand(query, intent.language)]))
+    marks: dict[str, list[Span]] = {}
+    for passage in engine.index.passages:
+        if passage.measure != number:
+            continue
+        for match in highlighter.term_spans(passage, terms):
+            span = Span(passage.start + match.span.start, passage.start + match.span.end)
+            marks.setdefault(passage.field, []).append(span)
+    return marks
 
 
 def highlighter_of(engine: SearchEngine) -> Highlighter:
