@@ -42,8 +42,9 @@
       searching: "検索しています…",
       summary: "「{q}」の検索結果: {n}件（{time}）",
       summaryFiltered: "「{q}」の検索結果: {n}件（{time}・{statuses}のみ）",
+      summaryWeak: "「{q}」によく一致する施策はありません。近い施策: {n}件（{time}）",
       took: "{ms} ミリ秒",
-      cached: "キャッシュから表示",
+      cached: "キャッシュ",
       noResults: "該当する施策がありません。言い換えるか、絞り込みを外してください。",
       emptyQuery: "質問またはキーワードを入力してください。",
       tooLong: "質問が長すぎます（{n}文字）。{max}文字以内に短くしてください。",
@@ -111,8 +112,10 @@
       "summary.one": "1 result for “{q}” ({time})",
       summaryFiltered: "{n} results for “{q}” ({time}, {statuses} only)",
       "summaryFiltered.one": "1 result for “{q}” ({time}, {statuses} only)",
+      summaryWeak: "No measure matches “{q}” well; the {n} closest ({time})",
+      "summaryWeak.one": "No measure matches “{q}” well; the closest ({time})",
       took: "{ms} ms",
-      cached: "from the cache",
+      cached: "cached",
       noResults: "No measure matches. Try other words or remove the status filter.",
       emptyQuery: "Type a question or keywords.",
       tooLong: "The question is too long ({n} characters). Shorten it to {max} characters or fewer.",
@@ -578,7 +581,10 @@
     var vars = { q: data.query, n: shown, cached: !!data.cached, ms: Math.round(data.took_ms) };
     summary.dataset.i18nQuery = "1";
     summary.dataset.cached = data.cached ? "1" : "0";
-    if (state.statuses.length) {
+    var weak = results.slice(0, shown).every(function (r) { return r.relevance === "low"; });
+    if (weak) {
+      translate(summary, "summaryWeak", vars);
+    } else if (state.statuses.length) {
       vars.statusList = state.statuses.slice();
       translate(summary, "summaryFiltered", vars);
     } else {
