@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -82,12 +81,9 @@ def run(function: Callable[[], Awaitable[Any]]) -> None:
 
 
 def test_mcp_over_stdio(settings, built_index) -> None:
-    shisaku = Path(sys.executable).parent / "shisaku"
-    command, args = (
-        (str(shisaku), ["mcp"])
-        if shisaku.exists()
-        else (sys.executable, ["-m", "service.cli", "mcp"])
-    )
+    # `python -m service.cli` is the `shisaku` command of this checkout (an installed script
+    # may belong to another checkout sharing the virtualenv).
+    command, args = sys.executable, ["-m", "service.cli", "mcp"]
     parameters = StdioServerParameters(
         command=command, args=args, env=server_env(settings), cwd=str(ROOT)
     )
