@@ -144,3 +144,32 @@ def test_the_schema_lists_english_status_names(fake_client) -> None:
     document = fake_client.get("/openapi.json").json()
     items = document["components"]["schemas"]["SearchRequest"]["properties"]["status"]["items"]
     assert set(items["enum"]) == set(STATUSES) | set(STATUS_ALIASES)
+
+
+# ---- the API documentation pages ------------------------------------------------------------
+
+
+def test_docs_pages_load_only_local_pinned_files(fake_client) -> None:
+    from service.http.middleware import CONTENT_SECURITY_POLICY
+
+    swagger = fake_client.get("/docs")
+    assert swagger.status_code == 200
+    assert swagger.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    html = swagger.text
+    assert "<script>" not in html and "cdn" not in html.lower()
+    assert 'src="/docs-assets/swagger-ui-bundle.js" integrity="sha384-' in html
+    redoc = fake_client.get("/redoc")
+    csp = redoc.headers["content-security-policy"]
+    assert (
+        csp
+        == CONTENT_SECURITY_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+        + "; worker-src blob:"
+    )
+    assert "<script>" not in redoc.text and "fonts.googleapis" not in redoc.text
+    for name in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js"):
+        asset = fake_client.get(f"/docs-assets/{name}")
+        assert asset.status_code == 200 and len(asset.content) > 10_000
+        # the strict policy: an asset is never a page with relaxed rules
+        assert asset.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert fake_client.get("/docs-assets/core.py").status_code == 404
+    assert fake_client.get("/docs-assets/../__init__.py").status_code == 404
