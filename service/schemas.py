@@ -108,8 +108,9 @@ class PassageOut(BaseModel):
     )
     sentence: SpanOut | None = _described(
         "the result's best-matching sentence, on the one passage of a result that holds it; "
-        "null on the others",
+        "null (or absent, in /ask) on the others",
         {"start": 0, "end": 58},
+        default=None,
     )
 
 
