@@ -42,7 +42,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def print_answer(response: AskResponse) -> None:
     """The answer once; then each cited measure once (no offsets, no repeated quotes)."""
     out = console()
-    out.print(Text(response.answer), soft_wrap=True)
+    out.print(Text(response.answer[: response.direct_end]), soft_wrap=True)
+    rest = response.answer[response.direct_end :].strip()
+    if rest:  # the runners-up, after the direct answer
+        out.print(Text("\n" + rest, style="dim"), soft_wrap=True)
     if response.warning:
         out.print(Text(f"\nwarning: {response.warning}", style="yellow"), soft_wrap=True)
     by_number = {r.number: r for r in response.results}
