@@ -32,7 +32,8 @@ STAGES = (
     ("fusion", ("combine",), "service/fusion.py"),
     ("ranking and passages", ("_rank",), "service/search.py"),
     ("glossary and lexicon", ("expand", "prepare"), "service/"),
-    ("response model and JSON", ("of", "serialize_response", "render"), ""),
+    ("highlights and relevance (views)", ("view_of",), "service/views.py"),
+    ("response model and JSON", ("of", "model_dump_json"), ""),
 )
 
 
@@ -58,6 +59,7 @@ def main() -> int:
     from service.config import load_settings
     from service.engine import load_engine
     from service.schemas import SearchResponse
+    from service.views import view_of
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--queries", type=int, default=300)
@@ -73,7 +75,8 @@ def main() -> int:
     started = time.perf_counter()
     with profiler:  # the core and the response's JSON, as a route runs them
         for q in unique:
-            SearchResponse.of(engine.search(q)).model_dump_json()
+            outcome = engine.search(q)
+            SearchResponse.of(outcome, view_of(engine, outcome)).model_dump_json()
     in_process = (time.perf_counter() - started) * 1000 / len(unique)
     totals: dict[str, float] = {}
     session = profiler.last_session

@@ -110,6 +110,20 @@ def _absorb_fragments(
     return out
 
 
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of ``text``: split after 。 outside brackets and at line
+    breaks, surrounding whitespace left out."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for para in text.split("\n"):
+        for s, e in _sentences(para):
+            stripped = _strip(para, s, e)
+            if stripped is not None:
+                spans.append((stripped[0] + pos, stripped[1] + pos))
+        pos += len(para) + 1
+    return spans
+
+
 def _sentences(para: str) -> list[tuple[int, int]]:
     """Split a paragraph after each 。 outside brackets (closing brackets stay attached)."""
     spans = []

@@ -10,11 +10,32 @@ Field = Literal["target", "explanation", "note"]
 FIELDS: tuple[Field, ...] = get_args(Field)
 
 STATUSES: tuple[Status, ...] = get_args(Status)  # the one list of statuses
-STATUS_EN: dict[str, str] = {
-    "実施中": "in progress",
-    "実施済み": "implemented",
-    "検討中": "under consideration",
+
+# The one table of English status names: accepted wherever a status is given (CLI --status,
+# the API's status), and shown beside the Japanese one ("in progress").
+StatusAlias = Literal["in-progress", "implemented", "under-consideration"]
+STATUS_ALIASES: dict[StatusAlias, Status] = {
+    "in-progress": "実施中",
+    "implemented": "実施済み",
+    "under-consideration": "検討中",
 }
+STATUS_EN: dict[str, str] = {
+    status: alias.replace("-", " ") for alias, status in STATUS_ALIASES.items()
+}
+StatusName = Literal[Status, StatusAlias]  # every spelling a status is accepted in
+STATUS_NAMES: tuple[str, ...] = get_args(StatusName)
+
+
+def parse_status(name: object) -> Status | None:
+    """The status ``name`` stands for: a Japanese status or its English name (any case, with
+    hyphens, spaces or underscores: "in-progress", "In progress"); None when it is neither."""
+    if not isinstance(name, str):
+        return None
+    name = name.strip()
+    if name in STATUSES:
+        return name
+    key = "-".join(name.lower().replace("_", " ").replace("-", " ").split())
+    return STATUS_ALIASES.get(key)  # type: ignore[call-overload]
 
 
 @dataclass(frozen=True)

@@ -239,6 +239,28 @@ def _context_spans(outcome: SearchOutcome) -> dict[int, list[Citation]]:
     return spans
 
 
+def direct_end(text: str) -> int:
+    """Where the direct answer in ``text`` ends: after the lines that quote the first cited
+    measure (with the lead lines before them and the footnotes they cite), before the runners-up.
+    The whole text when it cites no measure (a status list, a refusal)."""
+    first = _CITE_MARK.search(text)
+    if first is None:
+        return len(text)
+    number = _digit(first.group(1))
+    end = 0
+    started = False
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        cited = {_digit(m.group(1)) for m in _CITE_MARK.finditer(line)}
+        if number in cited:
+            started = True
+        elif started:
+            break
+        offset += len(line)
+        end = offset - (len(line) - len(line.rstrip("\n")))
+    return end
+
+
 def build_messages(question: str, outcome: SearchOutcome) -> list[ChatMessage]:
     language = _LANGUAGE_NAME.get(outcome.signals.language, "English")
     blocks = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import numpy as np
 from indexer import manifest as layout
 from indexer.embed import Encoder
 from indexer.records import Measure, Passage
-from service.errors import IndexError_
+from service.errors import IndexError_, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +174,28 @@ def load_index(
         raise _fail(path, f"{layout.BM25_DIR} has an empty vocabulary")
     logger.info("loaded index %s (%d measures, %d passages)", path, len(measures), len(passages))
     return loaded
+
+
+def read_measures(path: Path) -> tuple[Measure, ...]:
+    """The measures of the index at ``path`` (its manifest and checksums verified), without
+    loading any model: for commands that only list or show measures."""
+    path = Path(path)
+    check_manifest(path)
+    try:
+        items = json.loads((path / layout.MEASURES_FILE).read_text(encoding="utf-8"))
+        return tuple(Measure(**item) for item in items)
+    except Exception as exc:  # unreadable: one line naming the index, never a trace
+        raise _fail(path, f"could not be read ({type(exc).__name__}: {exc})") from exc
+
+
+def measure_numbered(measures: Sequence[Measure], number: int) -> Measure:
+    """The measure numbered ``number``; NotFound naming the numbers there are."""
+    for measure in measures:
+        if measure.number == number:
+            return measure
+    numbers = [m.number for m in measures]
+    span = f"{min(numbers)}–{max(numbers)}" if numbers else "none"
+    raise NotFound(f"there is no measure {number}; measures are numbered {span}")
 
 
 def check_vocabulary(index: LoadedIndex, tokenize: Any) -> None:

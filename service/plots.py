@@ -1,8 +1,10 @@
 """Figures for researchers: a 2-D map of the measures and their similarity heatmap.
 
 PNG and SVG are drawn with matplotlib (no pyplot: a bare ``Figure``, safe in any thread);
-HTML with plotly, self-contained (the plotly library is embedded; nothing is fetched).
-Image text is ASCII (numbers, English status names), so no Japanese font is needed.
+HTML with plotly, self-contained (the plotly library is embedded; nothing is fetched). Map
+labels are placed by adjustText so that none overlaps another or a point; they carry each
+measure's short title when a Japanese font is installed (fonts-noto-cjk), its number alone
+otherwise. Every other text is ASCII.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,77 +53,57 @@ def figure_format(out: Path) -> str:
     return fmt
 
 
-def _check_size(width: int, height: int) -> None:
+def check_size(width: int, height: int) -> None:
     for name, value in (("width", width), ("height", height)):
         if not 200 <= value <= 8000:
             raise InvalidRequest(f"{name} must be 200–8000 pixels (got {value})")
 
 
-# ---- label placement -------------------------------------------------------------------
+# ---- the map ---------------------------------------------------------------------------
+
+# Fonts with Japanese glyphs, best first; without one the labels are numbers only (ASCII).
+JAPANESE_FONTS = (
+    "Noto Sans CJK JP",
+    "Noto Sans JP",
+    "Source Han Sans JP",
+    "IPAexGothic",
+    "IPAGothic",
+    "TakaoGothic",
+    "Noto Serif CJK JP",
+)
+LABEL_SIZE = 8.5
 
 
-def place_labels(
-    points: np.ndarray,
-    bounds: tuple[float, float],
-    *,
-    clearance: float = 16.0,
-    label_gap: float = 20.0,
-    leader: float = 24.0,
-    iterations: int = 400,
-) -> np.ndarray:
-    """Positions for one label per point (all in pixels), clear of every point and label.
+def japanese_font() -> str | None:
+    """The first installed font of :data:`JAPANESE_FONTS`, or None."""
+    from matplotlib import font_manager
 
-    Each label starts ``leader`` pixels from its point, pointing away from its nearest
-    neighbours, then a relaxation step pushes labels off points (closer than ``clearance``)
-    and off each other (closer than ``label_gap``) while a spring keeps each near its point.
-    """
-    pts = np.asarray(points, dtype=np.float64)
-    n = len(pts)
-    if n == 0:
-        return pts.copy()
-    width, height = bounds
-    rng = np.random.default_rng(0)
-    directions = np.zeros_like(pts)
-    for i in range(n):
-        d = pts[i] - pts
-        dist = np.linalg.norm(d, axis=1)
-        dist[i] = np.inf
-        near = np.argsort(dist)[: min(4, n - 1)]
-        if len(near):
-            weights = 1.0 / np.maximum(dist[near], 1.0)
-            away = (d[near] * weights[:, None]).sum(axis=0)
-        else:
-            away = np.zeros(2)
-        if np.linalg.norm(away) < 1e-9:
-            away = rng.normal(size=2)
-        directions[i] = away / np.linalg.norm(away)
-    labels = pts + leader * directions
-    margin = 10.0
-    for step in range(iterations):
-        push = np.zeros_like(labels)
-        # labels off points
-        d = labels[:, None, :] - pts[None, :, :]
-        dist = np.linalg.norm(d, axis=2)
-        overlap = np.clip(clearance - dist, 0.0, None)
-        unit = d / np.maximum(dist, 1e-6)[:, :, None]
-        push += (unit * overlap[:, :, None]).sum(axis=1)
-        # labels off labels
-        d = labels[:, None, :] - labels[None, :, :]
-        dist = np.linalg.norm(d, axis=2)
-        np.fill_diagonal(dist, np.inf)
-        overlap = np.clip(label_gap - dist, 0.0, None)
-        unit = d / np.maximum(dist, 1e-6)[:, :, None]
-        push += 0.5 * (unit * overlap[:, :, None]).sum(axis=1)
-        # spring towards leader length
-        d = labels - pts
-        dist = np.linalg.norm(d, axis=1)
-        unit = d / np.maximum(dist, 1e-6)[:, None]
-        push -= 0.1 * ((dist - leader)[:, None] * unit)
-        jitter = rng.normal(scale=0.3, size=labels.shape) if step < iterations // 2 else 0.0
-        labels = labels + 0.5 * push + jitter
-        labels[:, 0] = np.clip(labels[:, 0], margin, width - margin)
-        labels[:, 1] = np.clip(labels[:, 1], margin, height - margin)
-    return labels
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    return next((name for name in JAPANESE_FONTS if name in installed), None)
+
+
+def map_labels(data: MeasureMap, font: str | None) -> list[str]:
+    """One label per point: the number and short title (the number alone without a font that
+    can draw the title)."""
+    return [
+        f"{p.measure.number} {p.title}" if font and p.title else str(p.measure.number)
+        for p in data.points
+    ]
+
+
+@dataclass(frozen=True)
+class MapLayout:
+    """Where everything of the map goes: points and labels in data coordinates, and each
+    label's box in pixels (for checks that no two overlap)."""
+
+    xs: np.ndarray
+    ys: np.ndarray
+    label_xs: np.ndarray
+    label_ys: np.ndarray
+    labels: tuple[str, ...]
+    boxes: tuple[tuple[float, float, float, float], ...]  # x0, y0, x1, y1 in pixels
+    xlim: tuple[float, float]
+    ylim: tuple[float, float]
 
 
 def _limits(values: np.ndarray) -> tuple[float, float]:
@@ -129,102 +112,164 @@ def _limits(values: np.ndarray) -> tuple[float, float]:
     return low - pad, high + pad
 
 
-@dataclass(frozen=True)
-class _MapLayout:
-    xs: np.ndarray
-    ys: np.ndarray
-    label_xs: np.ndarray
-    label_ys: np.ndarray
-    xlim: tuple[float, float]
-    ylim: tuple[float, float]
+def _map_figure(data: MeasureMap, width: int, height: int) -> tuple[Any, MapLayout]:
+    """The map drawn with matplotlib, its labels moved off each other and off the points
+    by adjustText, and where they ended up."""
+    from adjustText import adjust_text
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-
-def _map_layout(data: MeasureMap, width: int, height: int) -> _MapLayout:
     xs = np.array([p.x for p in data.points])
     ys = np.array([p.y for p in data.points])
     xlim, ylim = _limits(xs), _limits(ys)
-    ax_w = width * _MAP_AXES[2]
-    ax_h = height * _MAP_AXES[3]
-    to_px = np.column_stack(
-        [
-            (xs - xlim[0]) / (xlim[1] - xlim[0]) * ax_w,
-            (ys - ylim[0]) / (ylim[1] - ylim[0]) * ax_h,
-        ]
-    )
-    labels = place_labels(to_px, (ax_w, ax_h))
-    label_xs = xlim[0] + labels[:, 0] / ax_w * (xlim[1] - xlim[0])
-    label_ys = ylim[0] + labels[:, 1] / ax_h * (ylim[1] - ylim[0])
-    return _MapLayout(xs, ys, label_xs, label_ys, xlim, ylim)
-
-
-# ---- the map ---------------------------------------------------------------------------
-
-
-def draw_map(data: MeasureMap, out: Path, width: int = 1200, height: int = 900) -> FigureSummary:
-    """Write the measure map to ``out`` (.png, .svg or .html)."""
-    fmt = figure_format(out)
-    _check_size(width, height)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    layout = _map_layout(data, width, height)
-    title = (
-        f"{len(data.points)} measures: PCA of whole-measure embeddings "
-        f"(PC1 {data.explained[0]:.0%}, PC2 {data.explained[1]:.0%} of variance)"
-    )
-    if fmt == "html":
-        _map_html(data, layout, out, width, height, title)
-    else:
-        _map_matplotlib(data, layout, out, fmt, width, height, title)
-    logger.info("wrote measure map %s", out)
-    return FigureSummary(out, fmt, width, height)
-
-
-def _map_matplotlib(
-    data: MeasureMap,
-    layout: _MapLayout,
-    out: Path,
-    fmt: str,
-    width: int,
-    height: int,
-    title: str,
-) -> None:
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-
     fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
+    FigureCanvasAgg(fig)
     ax = fig.add_axes(_MAP_AXES)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
     statuses = [p.measure.status for p in data.points]
-    for i, point in enumerate(data.points):
-        ax.annotate(
-            str(point.measure.number),
-            xy=(layout.xs[i], layout.ys[i]),
-            xytext=(layout.label_xs[i], layout.label_ys[i]),
-            textcoords="data",
-            ha="center",
-            va="center",
-            fontsize=10,
-            color="#1f2933",
-            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
-            arrowprops={
-                "arrowstyle": "-",
-                "color": "#8a94a6",
-                "lw": 0.7,
-                "shrinkA": 0,
-                "shrinkB": 4,
-            },
-            zorder=3,
-        )
-    ax.scatter(
-        layout.xs,
-        layout.ys,
+    dots = ax.scatter(
+        xs,
+        ys,
         s=70,
         c=[STATUS_COLOURS[s] for s in statuses],
         edgecolors="white",
         linewidths=0.8,
         zorder=4,
     )
-    ax.set_xlim(*layout.xlim)
-    ax.set_ylim(*layout.ylim)
+    font = japanese_font()
+    family = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
+    labels = map_labels(data, font)
+    texts = [
+        ax.text(
+            x,
+            y,
+            label,
+            fontsize=LABEL_SIZE,
+            family=family,
+            color="#1f2933",
+            ha="center",
+            va="center",
+            zorder=5,
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
+        )
+        for x, y, label in zip(xs, ys, labels, strict=True)
+    ]
+    np.random.seed(0)  # adjustText jitters with numpy's global generator: one map per input
+    adjust_text(
+        texts,
+        x=xs,
+        y=ys,
+        objects=dots,
+        ax=ax,
+        expand=(1.1, 1.35),
+        force_text=(0.3, 0.5),
+        force_static=(0.2, 0.4),
+        ensure_inside_axes=True,
+        iter_lim=600,
+    )
+    # adjustText stops after its iterations; a crowded small map may keep a few overlaps,
+    # which a last pass pushes apart (in pixels, inside the axes).
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    found = np.array([t.get_window_extent(renderer).extents for t in texts], dtype=np.float64)
+    area = ax.get_window_extent(renderer).extents
+    x0, y0, x1, y1 = (float(v) for v in area)
+    moved = separate_boxes(found, (x0, y0, x1, y1))
+    to_data = ax.transData.inverted()
+    for text, before, after in zip(texts, found, moved, strict=True):
+        shift = (after[:2] + after[2:]) / 2 - (before[:2] + before[2:]) / 2
+        if shift.any():
+            x, y = ax.transData.transform(text.get_position())
+            new_x, new_y = to_data.transform((x + shift[0], y + shift[1]))
+            text.set_position((float(new_x), float(new_y)))
+    for text, x, y in zip(texts, xs, ys, strict=True):
+        ax.annotate(
+            "",
+            xy=(x, y),
+            xytext=text.get_position(),
+            arrowprops={"arrowstyle": "-", "color": "#8a94a6", "lw": 0.7, "shrinkA": 0},
+            zorder=3,
+        )
+    boxes = tuple(tuple(t.get_window_extent(renderer).extents) for t in texts)
+    label_xy = np.array([t.get_position() for t in texts], dtype=np.float64)
+    layout = MapLayout(
+        xs=xs,
+        ys=ys,
+        label_xs=label_xy[:, 0],
+        label_ys=label_xy[:, 1],
+        labels=tuple(labels),
+        boxes=boxes,  # type: ignore[arg-type]
+        xlim=xlim,
+        ylim=ylim,
+    )
+    return fig, layout
+
+
+def separate_boxes(
+    boxes: np.ndarray, area: tuple[float, float, float, float], gap: float = 4.0
+) -> np.ndarray:
+    """``boxes`` (x0, y0, x1, y1 rows) moved the least, in turns, until no two overlap (or
+    after 500 rounds), each kept inside ``area``."""
+    out = np.array(boxes, dtype=np.float64)
+    n = len(out)
+    for _ in range(500):
+        clear = True
+        for i in range(n):
+            for j in range(i + 1, n):
+                a, b = out[i], out[j]
+                dx = min(a[2], b[2]) - max(a[0], b[0]) + gap
+                dy = min(a[3], b[3]) - max(a[1], b[1]) + gap
+                if dx <= 0 or dy <= 0:
+                    continue
+                clear = False
+                if dx < dy:
+                    sign = 1.0 if (a[0] + a[2]) >= (b[0] + b[2]) else -1.0
+                    out[i, [0, 2]] += sign * dx / 2
+                    out[j, [0, 2]] -= sign * dx / 2
+                else:
+                    sign = 1.0 if (a[1] + a[3]) >= (b[1] + b[3]) else -1.0
+                    out[i, [1, 3]] += sign * dy / 2
+                    out[j, [1, 3]] -= sign * dy / 2
+        for box in out:  # back inside the axes
+            for low, high in ((0, 2), (1, 3)):
+                if box[low] < area[low]:
+                    box[[low, high]] += area[low] - box[low]
+                if box[high] > area[high]:
+                    box[[low, high]] -= box[high] - area[high]
+        if clear:
+            break
+    return out
+
+
+def map_layout(data: MeasureMap, width: int = 1200, height: int = 900) -> MapLayout:
+    """Where the map's points and labels go at this size."""
+    return _map_figure(data, width, height)[1]
+
+
+def draw_map(data: MeasureMap, out: Path, width: int = 1200, height: int = 900) -> FigureSummary:
+    """Write the measure map to ``out`` (.png, .svg or .html)."""
+    fmt = figure_format(out)
+    check_size(width, height)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    title = (
+        f"{len(data.points)} measures: PCA of whole-measure embeddings "
+        f"(PC1 {data.explained[0]:.0%}, PC2 {data.explained[1]:.0%} of variance)"
+    )
+    fig, layout = _map_figure(data, width, height)
+    if fmt == "html":
+        _map_html(data, layout, out, width, height, title)
+    else:
+        _finish_map(fig, title)
+        fig.savefig(out, format=fmt, dpi=DPI)
+    logger.info("wrote measure map %s", out)
+    return FigureSummary(out, fmt, width, height)
+
+
+def _finish_map(fig: Any, title: str) -> None:
+    from matplotlib.lines import Line2D
+
+    ax = fig.axes[0]
     ax.set_xlabel("PC1")
     ax.set_ylabel("PC2")
     ax.grid(True, color="#e5e8ee", lw=0.6)
@@ -245,12 +290,11 @@ def _map_matplotlib(
         )
         for s in STATUSES
     ]
-    ax.legend(handles=handles, loc="best", frameon=True, framealpha=0.9, title="status")
-    fig.savefig(out, format=fmt, dpi=DPI)
+    ax.legend(handles=handles, loc="lower right", frameon=True, framealpha=0.9, title="status")
 
 
 def _map_html(
-    data: MeasureMap, layout: _MapLayout, out: Path, width: int, height: int, title: str
+    data: MeasureMap, layout: MapLayout, out: Path, width: int, height: int, title: str
 ) -> None:
     import plotly.graph_objects as go
 
@@ -281,6 +325,8 @@ def _map_html(
             )
         )
     for i, point in enumerate(data.points):
+        # A browser has Japanese fonts: the title goes on the label whatever the server has.
+        label = f"{point.measure.number} {point.title}".strip()
         fig.add_annotation(
             x=layout.xs[i],
             y=layout.ys[i],
@@ -288,14 +334,14 @@ def _map_html(
             ay=layout.label_ys[i],
             axref="x",
             ayref="y",
-            text=str(point.measure.number),
+            text=label,
             showarrow=True,
             arrowhead=0,
             arrowwidth=0.8,
             arrowcolor="#8a94a6",
             standoff=5,
             bgcolor="rgba(255,255,255,0.85)",
-            font={"size": 12},
+            font={"size": 11},
         )
     fig.update_layout(
         title=title,
@@ -317,7 +363,7 @@ def draw_heatmap(
 ) -> FigureSummary:
     """Write the measure-by-measure similarity heatmap to ``out`` (.png, .svg or .html)."""
     fmt = figure_format(out)
-    _check_size(width, height)
+    check_size(width, height)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     title = "Cosine similarity of whole-measure embeddings"

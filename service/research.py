@@ -6,15 +6,21 @@ call these functions and only format their typed results.
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from indexer.records import Measure
+from indexer.tokenize import Tokenizer
+from indexer.vocabulary import word_list
 from service.errors import InvalidRequest
 from service.index import LoadedIndex
 from service.search import SearchEngine, SearchOutcome
+
+TITLE_CHARS = 10  # a short title is at most this long (one compound noun)
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,7 @@ class MeasurePoint:
     measure: Measure
     x: float
     y: float
+    title: str = ""  # a short title: the measure's most distinctive compound noun
 
 
 @dataclass(frozen=True)
@@ -101,11 +108,66 @@ def project_2d(vectors: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
     return coords, explained
 
 
-def measure_map(index: LoadedIndex) -> MeasureMap:
-    """A 2-D map of all measures: PCA of their whole-measure embeddings (no model needed)."""
+def _compounds(tokenizer: Tokenizer, text: str) -> list[str]:
+    """Runs of nouns (with their prefixes and suffixes) in ``text``: 特定+技能+２+号."""
+    skip = word_list("unmarked_ja.txt") | word_list("generic_nouns_ja.txt")
+    found: list[str] = []
+    run: list[str] = []
+    for morpheme in tokenizer.morphemes(text, "A"):
+        pos = morpheme.part_of_speech()
+        surface = morpheme.surface()
+        joins = (
+            (
+                pos[0] == "名詞"
+                and pos[1] in ("普通名詞", "固有名詞", "数詞")
+                and pos[2] != "副詞可能"
+            )
+            or pos[0] == "接頭辞"
+            or (pos[0] == "接尾辞" and pos[1] == "名詞的" and surface != "等")
+        )
+        if joins and not run and surface in ("同", "各", "諸"):
+            joins = False  # "the same …", "each …": not the start of a name
+        if joins:
+            run.append(surface)
+            continue
+        if run:
+            found.append("".join(run))
+            run = []
+    if run:
+        found.append("".join(run))
+    return [c for c in found if 2 <= len(c) <= TITLE_CHARS and c not in skip and not c.isdigit()]
+
+
+def short_titles(measures: Sequence[Measure], tokenizer: Tokenizer) -> dict[int, str]:
+    """A short title per measure: the compound noun of its target (counted thrice) and
+    explanation that is most frequent there and rarest in the other measures (TF-IDF, longer
+    names preferred), each title used once."""
+    texts = {m.number: m.target + m.explanation + m.notes for m in measures}
+    used: set[str] = set()
+    titles: dict[int, str] = {}
+    for measure in measures:
+        counts = Counter(
+            _compounds(tokenizer, measure.target) * 3 + _compounds(tokenizer, measure.explanation)
+        )
+
+        def weight(name: str, counts: Counter[str] = counts) -> float:
+            spread = sum(1 for text in texts.values() if name in text) or 1
+            return counts[name] * math.log((len(texts) + 1) / spread) * min(len(name), 6)
+
+        ranked = sorted(counts, key=lambda name: (-weight(name), name))
+        title = next((name for name in ranked if name not in used), "")
+        used.add(title)
+        titles[measure.number] = title
+    return titles
+
+
+def measure_map(index: LoadedIndex, tokenizer: Tokenizer) -> MeasureMap:
+    """A 2-D map of all measures: PCA of their whole-measure embeddings, with short titles
+    (no model needed: the vectors are the index's)."""
     coords, explained = project_2d(measure_vectors(index))
+    titles = short_titles(index.measures, tokenizer)
     points = tuple(
-        MeasurePoint(measure, float(x), float(y))
+        MeasurePoint(measure, float(x), float(y), titles.get(measure.number, ""))
         for measure, (x, y) in zip(index.measures, coords, strict=True)
     )
     return MeasureMap(points=points, explained=explained)

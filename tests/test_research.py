@@ -62,16 +62,25 @@ def test_similarity_matrix_is_symmetric_with_unit_diagonal(engine) -> None:
     np.testing.assert_allclose(np.diag(matrix.values), 1.0, atol=1e-5)
 
 
-def test_labels_clear_every_point() -> None:
-    from service.plots import place_labels
+def test_map_labels_carry_short_titles_and_never_overlap(fake_engine) -> None:
+    from itertools import combinations
 
-    rng = np.random.default_rng(3)
-    points = np.vstack([rng.normal(200, 8, size=(15, 2)), rng.uniform(0, 800, size=(18, 2))])
-    labels = place_labels(points, (800, 600), clearance=16.0)
-    gaps = np.linalg.norm(labels[:, None, :] - points[None, :, :], axis=2)
-    assert gaps.min() >= 12.0  # no label sits on a point (its own or another's)
-    assert (labels[:, 0] >= 0).all() and (labels[:, 0] <= 800).all()
-    assert (labels[:, 1] >= 0).all() and (labels[:, 1] <= 600).all()
+    from service.plots import japanese_font, map_layout
+    from service.research import measure_map, short_titles
+
+    titles = short_titles(fake_engine.index.measures, fake_engine.tokenizer)
+    assert titles[7] == "特定技能２号" and titles[12] == "日系四世"
+    assert all(0 < len(t) <= 10 for t in titles.values())
+    assert len(set(titles.values())) == len(titles)  # each title names one measure
+    data = measure_map(fake_engine.index, fake_engine.tokenizer)
+    for width, height in ((1200, 900), (800, 600)):
+        layout = map_layout(data, width, height)
+        if japanese_font():
+            assert "7 特定技能２号" in layout.labels
+        for (i, a), (j, b) in combinations(enumerate(layout.boxes), 2):
+            apart = a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+            assert apart, (layout.labels[i], layout.labels[j])
+            assert 0 <= a[0] and a[2] <= width and 0 <= a[1] and a[3] <= height
 
 
 # ---- figures -----------------------------------------------------------------------------
@@ -102,7 +111,7 @@ def test_figures_are_valid_images_of_the_asked_size(engine, tmp_path: Path, draw
 
     def render(out: Path) -> None:
         if draw == "map":
-            draw_map(measure_map(engine.index), out, 900, 700)
+            draw_map(measure_map(engine.index, engine.tokenizer), out, 900, 700)
         else:
             draw_heatmap(similarity_matrix(engine.index), out, 900, 700)
 
@@ -120,7 +129,7 @@ def test_map_svg_labels_every_measure(engine, tmp_path: Path) -> None:
     from service.plots import draw_map
     from service.research import measure_map
 
-    data = measure_map(engine.index)
+    data = measure_map(engine.index, engine.tokenizer)
     assert len(data.points) == 33
     assert 0 < data.explained[1] <= data.explained[0] < 1
     out = tmp_path / "map.svg"
@@ -133,7 +142,7 @@ def test_figure_rejects_unknown_formats(engine, tmp_path: Path) -> None:
     from service.research import measure_map
 
     with pytest.raises(InvalidRequest):
-        draw_map(measure_map(engine.index), tmp_path / "map.gif")
+        draw_map(measure_map(engine.index, engine.tokenizer), tmp_path / "map.gif")
 
 
 # ---- export ------------------------------------------------------------------------------

@@ -4,45 +4,72 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from indexer.records import STATUSES
-from service.answer import MODES
-from service.cli.loading import engine_from, settings_from
-from service.text import shorten
+from rich.text import Text
+
+from indexer.records import STATUS_NAMES
+from service.answer import MAX_ASK_K, MODES
+from service.cli.console import console, print_table, status_text, table
+from service.cli.loading import STATUS_HELP, check_search_arguments, engine_from, settings_from
+from service.text import FIELD_LABELS, shorten, sources
+
+if TYPE_CHECKING:
+    from service.schemas import AskResponse
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from service.answer import answer_question
+    from service.answer import answer_question, check_mode
     from service.llm import client_from_settings
     from service.schemas import AskResponse
+    from service.views import view_of
 
+    check_search_arguments(args, max_k=MAX_ASK_K)  # before any model loads
     llm = client_from_settings(settings_from(args)) if args.mode == "generative" else None
+    check_mode(args.mode, llm)
+    engine = engine_from(args)
     answer = answer_question(
-        engine_from(args),
-        args.question,
-        k=args.k,
-        statuses=args.status or [],
-        mode=args.mode,
-        llm=llm,
+        engine, args.question, k=args.k, statuses=args.status or [], mode=args.mode, llm=llm
     )
-    response = AskResponse.of(answer)
+    response = AskResponse.of(answer, view_of(engine, answer.outcome, answer.decision))
     if args.json:
         print(response.model_dump_json(indent=2, exclude_none=True))
         return 0
-    print(response.answer)
-    if response.warning:
-        print(f"\nwarning: {response.warning}")
-    if response.citations:
-        print("\nCitations:")
-        for c in response.citations:
-            quote = " ".join(c.quote.split())
-            print(f"  ［施策{c.number}］ {c.field} [{c.start}:{c.end}]\n    {quote}")
-    if not response.answerable and response.results:
-        print("\nClosest measures:")
-        for r in response.results:
-            print(f"  施策{r.number} [{r.status}] {shorten(r.target, 90)}")
+    print_answer(response)
     return 0
+
+
+def print_answer(response: AskResponse) -> None:
+    """The answer once; then each cited measure once (no offsets, no repeated quotes)."""
+    out = console()
+    out.print(Text(response.answer[: response.direct_end]), soft_wrap=True)
+    rest = response.answer[response.direct_end :].strip()
+    if rest:  # the runners-up, after the direct answer
+        out.print(Text("\n" + rest, style="dim"), soft_wrap=True)
+    if response.warning:
+        out.print(Text(f"\nwarning: {response.warning}", style="yellow"), soft_wrap=True)
+    by_number = {r.number: r for r in response.results}
+    cited = sources((c.number, c.field) for c in response.citations)
+    if cited:
+        out.print(Text("\nSources:", style="bold"))
+        grid = table(
+            "measure", "status", "quoted", "recommended measure", rest="recommended measure"
+        )
+        for number, fields in cited:
+            result = by_number.get(number)
+            grid.add_row(
+                f"施策{number}",
+                status_text(result.status) if result else "",
+                ", ".join(FIELD_LABELS[f] for f in fields),
+                shorten(result.target, 200) if result else "",
+            )
+        print_table(grid)
+    if not response.answerable and response.results:
+        out.print(Text("\nClosest measures:", style="bold"))
+        grid = table("measure", "status", "recommended measure", rest="recommended measure")
+        for r in response.results:
+            grid.add_row(f"施策{r.number}", status_text(r.status), shorten(r.target, 200))
+        print_table(grid)
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
@@ -57,10 +84,20 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 
 def register_answer_commands(add: Callable[..., Any]) -> None:
     p = add("ask", cmd_ask, "answer a question with citations")
-    p.add_argument("question")
-    p.add_argument("--k", type=int, default=5, help="measures to retrieve (1-10)")
-    p.add_argument("--status", action="append", choices=list(STATUSES))
-    p.add_argument("--mode", choices=list(MODES), default=MODES[0])
+    p.add_argument("question", help="a question, Japanese or English")
+    p.add_argument(
+        "--k", type=int, default=5, help=f"how many measures to retrieve (1-{MAX_ASK_K}, default 5)"
+    )
+    p.add_argument(
+        "--status",
+        action="append",
+        choices=STATUS_NAMES,
+        metavar="STATUS",
+        help=STATUS_HELP,
+    )
+    p.add_argument(
+        "--mode", choices=list(MODES), default=MODES[0], help="extractive (default) or generative"
+    )
     p.add_argument("--json", action="store_true", help="print the API's JSON")
 
     add("mcp", cmd_mcp, "serve the MCP tools over stdio")

@@ -8,6 +8,11 @@ from typing import TYPE_CHECKING
 
 from service.config import Settings, load_settings
 
+STATUS_HELP = (
+    "only this status (repeatable): 実施中, 実施済み, 検討中, "
+    "or in-progress, implemented, under-consideration"
+)
+
 if TYPE_CHECKING:
     from service.index import LoadedIndex
     from service.search import SearchEngine
@@ -24,12 +29,29 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return settings.model_copy(update=updates) if updates else settings
 
 
+def check_search_arguments(args: argparse.Namespace, max_k: int | None = None) -> None:
+    """Reject a bad query, k or status at once, with the limits the engine will apply,
+    before any model loads."""
+    from service.search import validate_k, validate_query, validate_statuses
+
+    settings = settings_from(args)
+    for name in ("query", "question", "text"):
+        text = getattr(args, name, None)
+        if text is not None:
+            validate_query(text, settings.max_query_chars)
+    validate_k(args.k, max_k or settings.max_k)
+    validate_statuses(getattr(args, "status", None))
+
+
 def engine_from(args: argparse.Namespace) -> SearchEngine:
     """The loaded engine for these arguments (query models and index), not warmed up: a
-    one-shot command answers one request."""
-    from service.engine import load_engine
+    one-shot command answers one request. A bad glossary and a missing, damaged or stale
+    index stop here, before any model loads."""
+    from service.engine import load_engine, preflight
 
-    return load_engine(settings_from(args), long_running=False)
+    settings = settings_from(args)
+    preflight(settings)
+    return load_engine(settings, long_running=False)
 
 
 def index_from(args: argparse.Namespace) -> LoadedIndex:

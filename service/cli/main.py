@@ -7,16 +7,37 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from indexer.records import STATUSES
+from rich.text import Text
+
+from indexer.records import STATUS_NAMES
+from service import __version__
 from service.cli.ask import register_answer_commands
-from service.cli.loading import engine_from, index_from, settings_from
+from service.cli.console import (
+    console,
+    error_console,
+    marked_line,
+    print_table,
+    relevance_text,
+    status_text,
+    table,
+)
+from service.cli.loading import (
+    STATUS_HELP,
+    check_search_arguments,
+    engine_from,
+    index_from,
+    settings_from,
+)
 from service.cli.research import register_research_commands
 from service.config import Settings
 from service.errors import BuildError, ShisakuError
 from service.logs import configure_logging
-from service.text import shorten
+from service.text import FIELD_LABELS, count_noun
+
+if TYPE_CHECKING:
+    from service.schemas import MeasureOut, SearchResponse
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -138,45 +159,98 @@ def serve_workers(settings: Settings) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from service.engine import load_engine
     from service.schemas import SearchResponse
-    from service.search import validate_k, validate_query, validate_statuses
+    from service.views import view_of
 
-    # Cheap checks before the models load, with the limits the engine will apply.
-    settings = settings_from(args)
-    validate_query(args.query, settings.max_query_chars)
-    validate_k(args.k, settings.max_k)
-    validate_statuses(args.status)
-    outcome = load_engine(settings, long_running=False).search(
-        args.query, k=args.k, statuses=args.status or []
-    )
-    response = SearchResponse.of(outcome)
+    check_search_arguments(args)
+    engine = engine_from(args)
+    outcome = engine.search(args.query, k=args.k, statuses=args.status or [])
+    response = SearchResponse.of(outcome, view_of(engine, outcome))
     if args.json:
         print(response.model_dump_json(indent=2))
         return 0
-    print(f"{len(response.results)} results for {response.query!r} ({response.took_ms:.0f} ms)")
-    for rank, result in enumerate(response.results, start=1):
-        print(
-            f"\n{rank}. 施策{result.number} [{result.status} / {result.status_en}] "
-            f"score {result.score:.2f}"
-        )
-        print(f"   {shorten(result.target, 110)}")
-        for passage in result.passages[:2]:
-            print(f"   > ({passage.field}) {shorten(passage.text, 110)}")
+    print_search(response, show_all=args.all)
     return 0
+
+
+def print_search(response: SearchResponse, show_all: bool = False) -> None:
+    out = console()
+    shown = response.results if show_all else response.results[: response.shown]
+    timing = "cached" if response.cached else f"{response.took_ms:.0f} ms"
+    noun = "result" if show_all else "relevant result"
+    header = Text(f"{count_noun(len(shown), noun)} for ")
+    header.append(response.query, style="bold")
+    header.append(f" ({timing})", style="dim")
+    out.print(header, overflow="ellipsis", no_wrap=True)
+    width = out.width - 5
+    for rank, result in enumerate(shown, start=1):
+        line = Text(f"\n{rank:>2}. ")
+        line.append(f"施策{result.number}", style="bold")
+        line.append("  ")
+        line.append_text(status_text(result.status, result.status_en))
+        line.append("  ")
+        line.append_text(relevance_text(result.relevance))
+        out.print(line)
+        target = next((p for p in result.passages if p.field == "target" and p.highlights), None)
+        target_spans = (
+            [(target.start + h.start, target.start + h.end) for h in target.highlights]
+            if target
+            else []
+        )
+        out.print(Text("    ").append_text(marked_line(result.target, width, target_spans)))
+        matching = [p for p in result.passages if p.highlights and p.field != "target"]
+        for passage in matching[:2]:
+            spans = [(h.start, h.end) for h in passage.highlights]
+            label = Text(f"    > {FIELD_LABELS[passage.field]}: ", style="dim")
+            room = width - label.cell_len + 4
+            out.print(label.append_text(marked_line(passage.text, room, spans)))
+    folded = len(response.results) - len(shown)
+    if folded:
+        out.print(
+            Text(
+                f"\n{count_noun(folded, 'less relevant result')} below the cut-off; "
+                "--all shows them.",
+                style="dim",
+            )
+        )
 
 
 def cmd_measures(args: argparse.Namespace) -> int:
+    from service.index import measure_numbered, read_measures
     from service.schemas import MeasureOut, MeasuresResponse
 
-    index = index_from(args)
-    response = MeasuresResponse(measures=[MeasureOut.of(m) for m in index.measures])
+    measures = read_measures(Path(settings_from(args).index_dir))  # no model needed
+    if args.number is not None:
+        one = MeasureOut.of(measure_numbered(measures, args.number))
+        if args.json:
+            print(one.model_dump_json(indent=2))
+        else:
+            print_measure(one)
+        return 0
+    response = MeasuresResponse(measures=[MeasureOut.of(m) for m in measures])
     if args.json:
         print(response.model_dump_json(indent=2))
         return 0
+    grid = table("No.", "status", "recommended measure", right=("No.",), rest="recommended measure")
     for m in response.measures:
-        print(f"{m.number:>3}  {m.status:<5} {shorten(m.target, 90)}")
+        grid.add_row(str(m.number), status_text(m.status), " ".join(m.target.split()))
+    print_table(grid)
     return 0
+
+
+def print_measure(m: MeasureOut) -> None:
+    out = console()
+    head = Text(f"施策{m.number}  ", style="bold")
+    head.append_text(status_text(m.status, m.status_en))
+    out.print(head)
+    for label, text in (
+        ("対象施策 (recommended measure)", m.target),
+        ("実施状況の説明 (status explanation)", m.explanation),
+        ("注 (notes)", m.notes),
+    ):
+        if text:
+            out.print(Text(f"\n{label}", style="bold"))
+            out.print(Text(text), soft_wrap=True)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -187,16 +261,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return 0
-    print(f"{report['answerable']} answerable of {report['questions']} questions")
-    print(f"{'group':<22}{'n':>5}{'hit@1':>8}{'hit@5':>8}{'MRR@10':>8}")
+    out = console()
+    out.print(f"{report['answerable']} answerable of {count_noun(report['questions'], 'question')}")
+    grid = table("group", "n", "hit@1", "hit@5", "MRR@10", right=("n", "hit@1", "hit@5", "MRR@10"))
     for key, s in report["scores"].items():
-        print(
-            f"{key:<22}{s['count']:>5}{s['hit_at_1']:>8.3f}{s['hit_at_5']:>8.3f}"
-            f"{s['mrr_at_10']:>8.3f}"
+        grid.add_row(
+            key,
+            str(s["count"]),
+            f"{s['hit_at_1']:.3f}",
+            f"{s['hit_at_5']:.3f}",
+            f"{s['mrr_at_10']:.3f}",
         )
+    print_table(grid)
     if args.misses:
         for miss in report["misses"]:
-            print(f"  miss {miss['id']}: gold {miss['gold']} got {miss['got']}  {miss['question']}")
+            out.print(
+                Text(f"  miss {miss['id']}: gold {miss['gold']} got {miss['got']}  ")
+                + Text(miss["question"]),
+                soft_wrap=True,
+            )
     return 0
 
 
@@ -229,7 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Search and answers over Japanese government policy documents.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"shisaku {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(
         name: str, handler: Callable[[argparse.Namespace], int], help: str
@@ -254,17 +338,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = add("search", cmd_search, "search from the command line")
-    p.add_argument("query")
-    p.add_argument("--k", type=int, default=10)
-    p.add_argument("--status", action="append", choices=list(STATUSES))
+    p.add_argument("query", help="a question or keywords, Japanese or English")
+    p.add_argument("--k", type=int, default=10, help="how many measures to retrieve (default 10)")
+    p.add_argument(
+        "--status", action="append", choices=STATUS_NAMES, metavar="STATUS", help=STATUS_HELP
+    )
+    p.add_argument(
+        "--all", action="store_true", help="also show results below the relevance cut-off"
+    )
     p.add_argument("--json", action="store_true", help="print the API's JSON")
 
-    p = add("measures", cmd_measures, "list all measures")
-    p.add_argument("--json", action="store_true")
+    p = add("measures", cmd_measures, "list all measures, or show one")
+    p.add_argument("number", nargs="?", type=int, help="show this measure in full")
+    p.add_argument("--json", action="store_true", help="print the API's JSON")
 
     p = add("eval", cmd_eval, "evaluate retrieval on a JSONL question set")
-    p.add_argument("file")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("file", help="questions, one JSON object a line (data/eval/README.md)")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--misses", action="store_true", help="list questions not answered first")
 
     add("info", cmd_info, "show model and index information")
@@ -289,11 +379,14 @@ def exit_code_of(error: ShisakuError) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:  # bare `shisaku`: what it can do
+        parser.print_help()
+        return 0
     configure_logging("info" if args.verbose else "warning")
     try:
         return int(args.handler(args))
     except ShisakuError as exc:
-        print(f"shisaku: error: {exc.message}", file=sys.stderr)
+        error_console().print(Text("shisaku: error: ", style="bold red") + Text(exc.message))
         return exit_code_of(exc)
     except KeyboardInterrupt:
         return 130

@@ -8,10 +8,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from indexer.records import STATUSES
-from service.cli.loading import engine_from, index_from
+from indexer.records import STATUS_NAMES
+from service.cli.console import print_table, status_text, table
+from service.cli.loading import STATUS_HELP, check_search_arguments, engine_from, index_from
 from service.errors import InvalidRequest
-from service.text import shorten
 
 AddCommand = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
 
@@ -20,14 +20,26 @@ def cmd_similar(args: argparse.Namespace) -> int:
     from service.research import similar_to_text
     from service.schemas import SimilarResponse
 
+    check_search_arguments(args)
     hits = similar_to_text(engine_from(args), args.text, k=args.k)
     if args.json:
         response = SimilarResponse.of_pairs([(h.measure, h.score) for h in hits])
         print(response.model_dump_json(indent=2))
         return 0
+    grid = table(
+        "No.",
+        "cosine",
+        "status",
+        "recommended measure",
+        right=("No.", "cosine"),
+        rest="recommended measure",
+    )
     for hit in hits:
-        target = shorten(hit.measure.target, 80)
-        print(f"{hit.measure.number:>3}  {hit.score:.3f}  {hit.measure.status:<5} {target}")
+        m = hit.measure
+        grid.add_row(
+            str(m.number), f"{hit.score:.3f}", status_text(m.status), " ".join(m.target.split())
+        )
+    print_table(grid)
     return 0
 
 
@@ -55,12 +67,16 @@ def _read_queries(path: str) -> list[str]:
 def cmd_batch(args: argparse.Namespace) -> int:
     from service.research import search_many
     from service.schemas import BatchSearchResponse, SearchResponse
+    from service.views import view_of
 
-    outcomes = search_many(
-        engine_from(args), _read_queries(args.file), k=args.k, statuses=args.status or []
-    )
+    check_search_arguments(args)
+    queries = _read_queries(args.file)  # a bad file fails before the models load
+    engine = engine_from(args)
+    outcomes = search_many(engine, queries, k=args.k, statuses=args.status or [])
     if args.json:
-        response = BatchSearchResponse(results=[SearchResponse.of(o) for o in outcomes])
+        response = BatchSearchResponse(
+            results=[SearchResponse.of(o, view_of(engine, o)) for o in outcomes]
+        )
         print(response.model_dump_json(indent=2))
         return 0
     for outcome in outcomes:
@@ -84,20 +100,25 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_map(args: argparse.Namespace) -> int:
-    from service.plots import draw_map, figure_format
+    from indexer.tokenize import Tokenizer
+    from service.plots import check_size, draw_map, figure_format
     from service.research import measure_map
 
-    figure_format(Path(args.out))  # fail on a bad name before loading the model
-    summary = draw_map(measure_map(index_from(args)), Path(args.out), args.width, args.height)
+    figure_format(Path(args.out))  # fail on a bad name or size before loading anything
+    check_size(args.width, args.height)
+    summary = draw_map(
+        measure_map(index_from(args), Tokenizer()), Path(args.out), args.width, args.height
+    )
     print(f"wrote the measure map to {summary.path} ({summary.width}×{summary.height})")
     return 0
 
 
 def cmd_heatmap(args: argparse.Namespace) -> int:
-    from service.plots import draw_heatmap, figure_format
+    from service.plots import check_size, draw_heatmap, figure_format
     from service.research import similarity_matrix
 
     figure_format(Path(args.out))
+    check_size(args.width, args.height)
     summary = draw_heatmap(
         similarity_matrix(index_from(args)), Path(args.out), args.width, args.height
     )
@@ -107,14 +128,16 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
 
 def register_research_commands(add: AddCommand) -> None:
     p = add("similar", cmd_similar, "measures most similar to any free text")
-    p.add_argument("text")
-    p.add_argument("--k", type=int, default=5)
+    p.add_argument("text", help="any text: a paragraph, a draft, another report's item")
+    p.add_argument("--k", type=int, default=5, help="how many measures to list (default 5)")
     p.add_argument("--json", action="store_true", help="print the API's JSON")
 
     p = add("batch", cmd_batch, "search many queries from a file (one a line, or JSONL)")
     p.add_argument("file", help='queries file, "-" for stdin (at most 100 queries)')
-    p.add_argument("--k", type=int, default=10)
-    p.add_argument("--status", action="append", choices=list(STATUSES))
+    p.add_argument("--k", type=int, default=10, help="how many measures per query (default 10)")
+    p.add_argument(
+        "--status", action="append", choices=STATUS_NAMES, metavar="STATUS", help=STATUS_HELP
+    )
     p.add_argument("--json", action="store_true", help="print the API's JSON")
 
     p = add("export", cmd_export, "export measures and passages (and vectors)")

@@ -18,6 +18,7 @@ from service.errors import ShisakuError
 from service.http.admin import add_admin_routes, watch_sighup
 from service.http.ask import add_ask_routes
 from service.http.deps import AppState, state_of
+from service.http.docs import add_docs_routes
 from service.http.errors import install_error_handlers, public_message
 from service.http.mcp import mcp_lifespan, mount_mcp
 from service.http.measures import add_measure_routes
@@ -88,8 +89,10 @@ def create_app(
                 on_fatal(message)
             return
         manifest = state.engine.index.manifest
+        where = f" at http://{settings.host}:{settings.port}/" if settings.port else ""
         logger.info(
-            "ready: index build %s (%d measures) loaded in %.1f s",
+            "ready%s: index build %s (%d measures) loaded in %.1f s",
+            where,
             manifest.get("build_id"),
             len(state.engine.index.measures),
             time.perf_counter() - started,
@@ -101,6 +104,8 @@ def create_app(
         description="Search and answers over Japanese government policy measures.",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        docs_url=None,  # served offline by service.http.docs
+        redoc_url=None,
     )
     app.state.shisaku = state
     install_error_handlers(app)
@@ -114,6 +119,7 @@ def create_app(
     add_research_routes(app)
     add_ask_routes(app)  # POST /ask, /ask/stream
     add_page_routes(app)
+    add_docs_routes(app)  # /docs, /redoc, offline
     mount_mcp(app, host=settings.host)  # MCP over streamable HTTP at /mcp
     return app
 

@@ -12,14 +12,26 @@ from fastapi.responses import StreamingResponse
 
 from service.answer import answer_question, check_mode, compose, retrieve
 from service.http.deps import engine_of, state_of
-from service.schemas import AskResponse, SearchResult, request_models
+from service.schemas import AskResponse, request_models, results_of
+from service.views import view_of
 
 # One server-sent event of /ask/stream (its data is JSON text), for the OpenAPI document.
 SSE_EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "event": {"type": "string", "enum": ["results", "answer", "citations", "done"]},
-        "data": {"type": "string", "contentMediaType": "application/json"},
+        "event": {
+            "type": "string",
+            "enum": ["results", "answer", "citations", "done"],
+            "description": "results, then answer chunks, then citations, then done",
+            "examples": ["answer"],
+        },
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "description": "the event's JSON: {question, results} | {text} | {citations} | "
+            "{answerable, mode, took_ms, direct_end, warning?}",
+            "examples": ['{"text": "特定技能２号の対象分野について、…［施策7］"}'],
+        },
     },
     "required": ["event", "data"],
 }
@@ -44,15 +56,16 @@ def add_ask_routes(app: FastAPI) -> None:
     )
     def ask(request: Request, body: models.ask) -> AskResponse:  # type: ignore[name-defined]
         """Answer a question from the report, with citations (extractive or generative)."""
+        engine = engine_of(request)
         answer = answer_question(
-            engine_of(request),
+            engine,
             body.question,
             k=body.k,
             statuses=body.status,
             mode=body.mode,
             llm=state.llm(),
         )
-        return AskResponse.of(answer)
+        return AskResponse.of(answer, view_of(engine, answer.outcome, answer.decision))
 
     @app.post(
         "/ask/stream",
@@ -75,17 +88,19 @@ def add_ask_routes(app: FastAPI) -> None:
         outcome, decision = retrieve(engine, body.question, body.k, body.status)
 
         def events() -> Iterator[str]:
-            results = [SearchResult.of_hit(h).model_dump() for h in outcome.results]
+            view = view_of(engine, outcome, decision)
+            results = [r.model_dump() for r in results_of(outcome, view)]
             yield sse("results", {"question": body.question, "results": results})
             answer = compose(body.question, outcome, decision, mode, llm, started)
             for chunk in answer_chunks(answer.text):
                 yield sse("answer", {"text": chunk})
-            response = AskResponse.of(answer)
+            response = AskResponse.of(answer, view)
             yield sse("citations", {"citations": [c.model_dump() for c in response.citations]})
             done: dict[str, Any] = {
                 "answerable": answer.answerable,
                 "mode": answer.mode,
                 "took_ms": answer.took_ms,
+                "direct_end": response.direct_end,
             }
             if answer.warning:
                 done["warning"] = answer.warning

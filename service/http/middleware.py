@@ -37,15 +37,35 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
-SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
-    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode("ascii")),
+# ReDoc (/redoc, service/http/docs.py) writes its styles into <style> elements and runs its
+# search in a worker made from a blob: that page alone gets those two; its script stays
+# 'self' (/docs-assets/, pinned by integrity hashes). Swagger UI (/docs) needs nothing more.
+RELAXED_PATHS = frozenset({"/redoc"})
+REDOC_CONTENT_SECURITY_POLICY = (
+    CONTENT_SECURITY_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+    + "; worker-src blob:"
+)
+_OTHER_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
 )
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode("ascii")),
+    *_OTHER_HEADERS,
+)
+REDOC_SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-security-policy", REDOC_CONTENT_SECURITY_POLICY.encode("ascii")),
+    *_OTHER_HEADERS,
+)
 _OURS = {name for name, _ in SECURITY_HEADERS}
+
+
+def security_headers(path: str) -> tuple[tuple[bytes, bytes], ...]:
+    """The headers for a response to ``path``: ReDoc's policy, or the strict one."""
+    return REDOC_SECURITY_HEADERS if path in RELAXED_PATHS else SECURITY_HEADERS
 
 
 class BodyLimitMiddleware:
@@ -162,6 +182,7 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         started = False
+        ours = security_headers(scope.get("path", ""))
 
         async def with_headers(message: Message) -> None:
             nonlocal started
@@ -172,7 +193,7 @@ class SecurityHeadersMiddleware:
                     for name, value in message.get("headers", ())
                     if name.lower() not in _OURS
                 ]
-                message["headers"] = headers + list(SECURITY_HEADERS)
+                message["headers"] = headers + list(ours)
             await send(message)
 
         try:

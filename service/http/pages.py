@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from indexer.records import Measure
+from indexer.records import STATUSES, Measure
 from service.errors import NotFound, NotReady
+from service.highlight import Span, measure_marks
 from service.http.deps import state_of
 from service.search import SearchEngine
 from service.text import shorten
@@ -32,6 +35,29 @@ FIELD_LABELS = {
     "note": ("field.notes", "注"),
 }
 STATUS_LABELS = {"実施中": "実施中", "実施済み": "実施済み", "検討中": "検討中"}
+# The report the corpus comes from (data/README.md); app.js has the English wording.
+SOURCE_JA = (
+    "出典: 出入国在留管理庁「出入国在留管理基本計画策定後に第７次出入国管理政策懇談会報告書に"
+    "おいて提言された施策の実施状況」"
+)
+
+
+@dataclass(frozen=True)
+class SearchContext:
+    """The search a measure page was reached from (``?q=&status=``), kept in its links."""
+
+    query: str = ""
+    statuses: tuple[str, ...] = ()
+    marks: dict[str, list[Span]] = field(default_factory=dict)
+
+    def params(self) -> list[tuple[str, str]]:
+        pairs = [("q", self.query)] if self.query else []
+        return pairs + [("status", s) for s in self.statuses]
+
+    def suffix(self) -> str:
+        """``?q=…&status=…`` for a link that keeps the search, or ""."""
+        query = urlencode(self.params())
+        return f"?{query}" if query else ""
 
 
 def add_page_routes(app: FastAPI) -> None:
@@ -56,7 +82,39 @@ def add_page_routes(app: FastAPI) -> None:
             return HTMLResponse(not_found_page(number, exc, engine), status_code=404)
         similar = engine.similar_measures(measure.number, k=SIMILAR_ON_PAGE)
         highlight = _highlight(request, measure)
-        return HTMLResponse(measure_html(measure, similar, highlight))
+        context = _context(request, engine, measure)
+        numbers = [m.number for m in engine.index.measures]
+        return HTMLResponse(
+            measure_html(
+                measure,
+                similar,
+                highlight,
+                context=context,
+                neighbours=_neighbours(numbers, measure.number),
+                corpus_sha256=str(engine.index.manifest.get("corpus_sha256") or ""),
+            )
+        )
+
+
+def _context(request: Request, engine: SearchEngine, measure: Measure) -> SearchContext:
+    """The search in ``?q=&status=`` (ignored when it is not a valid one), with the query's
+    words in this measure."""
+    params = request.query_params
+    query = " ".join((params.get("q") or "").split())
+    if len(query) > engine.max_query_chars or "\x00" in query:
+        query = ""
+    statuses = tuple(s for s in dict.fromkeys(params.getlist("status")) if s in STATUSES)
+    marks = measure_marks(engine, measure.number, query) if query else {}
+    return SearchContext(query, statuses, marks)
+
+
+def _neighbours(numbers: list[int], number: int) -> tuple[int | None, int | None]:
+    ordered = sorted(numbers)
+    at = ordered.index(number)
+    return (
+        ordered[at - 1] if at > 0 else None,
+        ordered[at + 1] if at + 1 < len(ordered) else None,
+    )
 
 
 def _highlight(request: Request, measure: Measure) -> tuple[str, int, int] | None:
@@ -80,6 +138,23 @@ def _highlight(request: Request, measure: Measure) -> tuple[str, int, int] | Non
 # ---- rendering ---------------------------------------------------------------------------
 
 
+def _footer(corpus_sha256: str = "") -> str:
+    provenance = ""
+    if corpus_sha256:
+        short = escape(corpus_sha256[:12])
+        vars_attr = escape(json.dumps({"sha": corpus_sha256[:12]}))
+        provenance = (
+            f'<p class="provenance" data-i18n="provenance" data-i18n-vars="{vars_attr}">'
+            f"本文は報告書（PDF）をテキスト化したものです（SHA-256 {short}…）。</p>"
+        )
+    return (
+        '<footer class="footer">'
+        f'<p data-i18n="source">{escape(SOURCE_JA)}</p>{provenance}'
+        '<p><a href="/docs" data-i18n="apiLink">API ドキュメント</a> · <a href="/redoc">ReDoc</a></p>'
+        "</footer>"
+    )
+
+
 def _page(
     title: str,
     body: str,
@@ -87,6 +162,8 @@ def _page(
     title_key: str,
     title_vars: dict[str, object] | None,
     lang: str = "ja",
+    back: str = '<a class="back" href="/" data-i18n="backToSearch">← 検索に戻る</a>',
+    footer: str = "",
 ) -> str:
     vars_attr = escape(json.dumps(title_vars, ensure_ascii=False)) if title_vars else "null"
     return f"""<!doctype html>
@@ -105,9 +182,10 @@ def _page(
   <button id="lang-toggle" class="lang-toggle" type="button" lang="en">English</button>
 </header>
 <main class="page">
-<a class="back" href="/" data-i18n="backToSearch">← 検索に戻る</a>
+{back}
 {body}
 </main>
+{footer or _footer()}
 </body>
 </html>
 """
@@ -120,46 +198,83 @@ def _badge(status: str) -> str:
     )
 
 
-def _measure_label(number: int) -> str:
+def _measure_label(number: int, key: str = "measure", text: str = "施策 {n}") -> str:
     vars_attr = escape(json.dumps({"n": number}))
-    return f'<span data-i18n="measure" data-i18n-vars="{vars_attr}">施策 {number}</span>'
+    label = escape(text.format(n=number))
+    return f'<span data-i18n="{key}" data-i18n-vars="{vars_attr}">{label}</span>'
 
 
-def _field_text(text: str, mark: tuple[int, int] | None) -> str:
-    if mark is None:
-        return f'<span class="field-text">{escape(text)}</span>'
-    start, end = mark
-    return (
-        f'<span class="field-text">{escape(text[:start])}'
-        f'<mark id="hl" class="hit">{escape(text[start:end])}</mark>'
-        f"{escape(text[end:])}</span>"
-    )
+def _field_text(text: str, mark: tuple[int, int] | None, terms: list[Span] | None = None) -> str:
+    """``text`` escaped, the query's words (``terms``) in <mark class="hit"> and the passage
+    the page was opened at (``mark``) lightly marked as ``#hl``."""
+    in_term = [False] * len(text)
+    for span in terms or []:
+        for i in range(max(0, span.start), min(len(text), span.end)):
+            in_term[i] = True
+    start, end = mark if mark is not None else (-1, -1)
+    out = ['<span class="field-text">']
+    i = 0
+    while i < len(text):
+        if i == start:
+            out.append('<span id="hl" class="sentence-hit">')
+        term = in_term[i]
+        j = i + 1
+        while j < len(text) and in_term[j] == term and j != start and j != end:
+            j += 1
+        piece = escape(text[i:j])
+        out.append(f'<mark class="hit">{piece}</mark>' if term else piece)
+        if j == end:
+            out.append("</span>")
+        i = j
+    out.append("</span>")
+    return "".join(out)
+
+
+def _nav(neighbours: tuple[int | None, int | None], context: SearchContext) -> str:
+    previous, following = neighbours
+    links = []
+    if previous is not None:
+        label = _measure_label(previous, "prevMeasure", "← 施策 {n}")
+        links.append(
+            f'<a class="prev" rel="prev" href="/m/{previous}{context.suffix()}">{label}</a>'
+        )
+    if following is not None:
+        label = _measure_label(following, "nextMeasure", "施策 {n} →")
+        links.append(
+            f'<a class="next" rel="next" href="/m/{following}{context.suffix()}">{label}</a>'
+        )
+    return f'<nav class="measure-nav">{"".join(links)}</nav>'
 
 
 def measure_html(
     measure: Measure,
     similar: list[tuple[Measure, float]],
     highlight: tuple[str, int, int] | None = None,
+    context: SearchContext | None = None,
+    neighbours: tuple[int | None, int | None] = (None, None),
+    corpus_sha256: str = "",
 ) -> str:
+    context = context or SearchContext()
     sections = []
-    for field, (key, label) in FIELD_LABELS.items():
-        text = measure.field_text(field)  # type: ignore[arg-type]
+    for name, (key, label) in FIELD_LABELS.items():
+        text = measure.field_text(name)  # type: ignore[arg-type]
         if not text:
             continue
-        mark = highlight[1:] if highlight and highlight[0] == field else None
+        mark = highlight[1:] if highlight and highlight[0] == name else None
+        terms = context.marks.get(name)
         sections.append(
-            f'<section class="measure-section" id="{field}" data-field="{field}">'
-            f'<h2 data-i18n="{key}">{escape(label)}</h2>{_field_text(text, mark)}</section>'
+            f'<section class="measure-section" id="{name}" data-field="{name}">'
+            f'<h2 data-i18n="{key}">{escape(label)}</h2>{_field_text(text, mark, terms)}</section>'
         )
     items = []
-    for other, score in similar:
+    for other, _score in similar:
         target = shorten(other.target, 90)
         items.append(
             f'<li class="similar-item" data-similar="{other.number}">'
-            f'<a class="similar-link" href="/m/{other.number}">{_measure_label(other.number)}</a>'
+            f'<a class="similar-link" href="/m/{other.number}{context.suffix()}">'
+            f"{_measure_label(other.number)}</a>"
             f"{_badge(other.status)}"
-            f'<span class="similar-target">{escape(target)}</span>'
-            f'<span class="score">{score:.2f}</span></li>'
+            f'<span class="similar-target">{escape(target)}</span></li>'
         )
     similar_html = (
         (
@@ -170,18 +285,35 @@ def measure_html(
         if items
         else ""
     )
+    note = ""
+    if context.query and context.marks:
+        vars_attr = escape(json.dumps({"q": context.query}, ensure_ascii=False))
+        note = (
+            f'<p class="query-note muted" data-i18n="queryMarked" data-i18n-vars="{vars_attr}">'
+            f"「{escape(context.query)}」に一致する語を強調しています</p>"
+        )
+    nav = _nav(neighbours, context)
     body = (
         f'<article class="measure" data-measure-page="{measure.number}">'
         f'<div class="measure-head"><h1>{_measure_label(measure.number)}</h1>'
-        f"{_badge(measure.status)}</div>"
-        f"{''.join(sections)}</article>{similar_html}"
+        f"{_badge(measure.status)}</div>{note}"
+        f"{''.join(sections)}</article>{similar_html}{nav}"
     )
+    if context.query:
+        back = (
+            f'<a class="back" href="/{context.suffix()}" data-i18n="backToResults">'
+            "← 検索結果に戻る</a>"
+        )
+    else:
+        back = '<a class="back" href="/" data-i18n="backToSearch">← 検索に戻る</a>'
     return _page(
         f"施策 {measure.number} — 施策サーチ",
         body,
         "measure",
         "measureTitle",
         {"n": measure.number},
+        back=f'<div class="measure-top">{back}{nav}</div>',
+        footer=_footer(corpus_sha256),
     )
 
 

@@ -11,6 +11,7 @@ from service.schemas import (
     SimilarResponse,
     request_models,
 )
+from service.views import view_of
 
 
 def add_research_routes(app: FastAPI) -> None:
@@ -25,5 +26,8 @@ def add_research_routes(app: FastAPI) -> None:
     @app.post("/search/batch", response_model=BatchSearchResponse, tags=["research"])
     def search_batch(request: Request, body: models.batch_search) -> BatchSearchResponse:  # type: ignore[name-defined]
         """Many searches in one request, encoded together."""
-        outcomes = search_many(engine_of(request), body.queries, k=body.k, statuses=body.status)
-        return BatchSearchResponse(results=[SearchResponse.of(o) for o in outcomes])
+        engine = engine_of(request)
+        outcomes = search_many(engine, body.queries, k=body.k, statuses=body.status)
+        return BatchSearchResponse(
+            results=[SearchResponse.of(o, view_of(engine, o)) for o in outcomes]
+        )

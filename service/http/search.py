@@ -6,9 +6,15 @@ from typing import Annotated
 
 from fastapi import FastAPI, Query, Request
 
-from indexer.records import Status
 from service.http.deps import engine_of, state_of
-from service.schemas import QUERY_PATTERN, SearchResponse, request_models
+from service.schemas import (
+    QUERY_PATTERN,
+    STATUS_DESCRIPTION,
+    SearchResponse,
+    StatusInput,
+    request_models,
+)
+from service.views import view_of
 
 
 def add_search_routes(app: FastAPI) -> None:
@@ -24,16 +30,29 @@ def add_search_routes(app: FastAPI) -> None:
                 min_length=1,
                 max_length=settings.max_query_chars,
                 pattern=QUERY_PATTERN,
-                description="Question or keywords",
+                description="The question or keywords, Japanese or English",
+                examples=["特定技能2号の分野は?"],
             ),
         ],
-        k: Annotated[int, Query(ge=1, le=settings.max_k, description="How many measures")] = 10,
-        status: Annotated[list[Status] | None, Query(description="Only these statuses")] = None,
+        k: Annotated[
+            int,
+            Query(ge=1, le=settings.max_k, description="How many measures", examples=[10]),
+        ] = 10,
+        status: Annotated[
+            list[StatusInput] | None,
+            Query(
+                description=STATUS_DESCRIPTION + " (repeat the parameter)", examples=[["実施済み"]]
+            ),
+        ] = None,
     ) -> SearchResponse:
-        outcome = engine_of(request).search(q, k=k, statuses=status or [])
-        return SearchResponse.of(outcome)
+        """Hybrid search: the measures that best match a question, with their passages."""
+        engine = engine_of(request)
+        outcome = engine.search(q, k=k, statuses=status or [])
+        return SearchResponse.of(outcome, view_of(engine, outcome))
 
     @app.post("/search", response_model=SearchResponse, tags=["search"])
     def search_post(request: Request, body: models.search) -> SearchResponse:  # type: ignore[name-defined]
-        outcome = engine_of(request).search(body.q, k=body.k, statuses=body.status)
-        return SearchResponse.of(outcome)
+        """The same search as GET /search, with a JSON body."""
+        engine = engine_of(request)
+        outcome = engine.search(body.q, k=body.k, statuses=body.status)
+        return SearchResponse.of(outcome, view_of(engine, outcome))

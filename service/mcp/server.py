@@ -25,12 +25,14 @@ from service.errors import NotReady, ShisakuError
 from service.schemas import (
     AskResponse,
     MeasureOut,
+    PassageOut,
     SearchResponse,
     SimilarResponse,
-    StatusName,
+    StatusInput,
 )
 from service.search import SearchEngine
-from service.text import shorten
+from service.text import FIELD_LABELS, count_noun, excerpt, shorten, sources
+from service.views import view_of
 
 logger = logging.getLogger(__name__)
 
@@ -60,14 +62,35 @@ async def _call(function: Callable[[], Any]) -> Any:
         raise ToolError(f"{exc.code}: {exc.message}") from None
 
 
+def bolded(passage: PassageOut, width: int = 100) -> str:
+    """The passage on one line around its best match, the query's words in **bold**."""
+    cut = excerpt(passage.text, width, [(h.start, h.end) for h in passage.highlights])
+    out, cursor = [], 0
+    for start, end in sorted(cut.spans):
+        if start < cursor:
+            continue
+        out += [cut.text[cursor:start], "**", cut.text[start:end], "**"]
+        cursor = end
+    return "".join(out) + cut.text[cursor:]
+
+
 def render_search(response: SearchResponse) -> str:
-    lines = [f"{len(response.results)} measures for {response.query!r}:"]
-    for rank, r in enumerate(response.results, start=1):
+    shown = response.results[: response.shown]
+    lines = [f"{count_noun(len(shown), 'relevant measure')} for {response.query!r}:"]
+    for rank, r in enumerate(shown, start=1):
         lines.append(
-            f"{rank}. 施策{r.number} [{r.status} / {r.status_en}] {shorten(r.target, 100)}"
+            f"{rank}. 施策{r.number} [{r.status} / {r.status_en}] relevance {r.relevance}: "
+            f"{shorten(r.target, 100)}"
         )
-        if r.passages:
-            lines.append(f"   > {shorten(r.passages[0].text, 100)}")
+        matching = [p for p in r.passages if p.highlights] or r.passages[:1]
+        for passage in matching[:2]:
+            lines.append(f"   > ({FIELD_LABELS[passage.field]}) {bolded(passage)}")
+    folded = len(response.results) - len(shown)
+    if folded:
+        numbers = ", ".join(str(r.number) for r in response.results[response.shown :])
+        lines.append(
+            f"({count_noun(folded, 'less relevant measure')} below the cut-off: {numbers})"
+        )
     return "\n".join(lines)
 
 
@@ -84,12 +107,13 @@ def render_measure(m: MeasureOut) -> str:
 
 def render_answer(response: AskResponse) -> str:
     lines = [response.answer]
-    if response.citations:
-        lines.append("")
-        lines += [
-            f"［施策{c.number}］({c.field} {c.start}–{c.end}) {shorten(c.quote, 100)}"
-            for c in response.citations
-        ]
+    cited = sources((c.number, c.field) for c in response.citations)
+    if cited:
+        listed = "; ".join(
+            f"施策{number} ({', '.join(FIELD_LABELS[f] for f in fields)})"
+            for number, fields in cited
+        )
+        lines += ["", f"Sources: {listed}"]
     if response.warning:
         lines.append(f"warning: {response.warning}")
     return "\n".join(lines)
@@ -112,12 +136,19 @@ def build_mcp_server(get_engine: EngineGetter) -> MCPServer:
         query: Annotated[str, Field(description="question or keywords / 質問またはキーワード")],
         k: Annotated[int, Field(description="how many measures (1-50) / 件数")] = 5,
         status: Annotated[
-            list[StatusName] | None,
-            Field(description="only these statuses: 実施中, 実施済み, 検討中 / 状況で絞り込み"),
+            list[StatusInput] | None,
+            Field(
+                description="only these statuses: 実施中, 実施済み, 検討中 (or in-progress, "
+                "implemented, under-consideration) / 状況で絞り込み"
+            ),
         ] = None,
     ) -> Annotated[CallToolResult, SearchResponse]:
-        outcome = await _call(lambda: get_engine().search(query, k=k, statuses=status or []))
-        response = SearchResponse.of(outcome)
+        def run() -> SearchResponse:
+            engine = get_engine()
+            outcome = engine.search(query, k=k, statuses=status or [])
+            return SearchResponse.of(outcome, view_of(engine, outcome))
+
+        response = await _call(run)
         return _result(response, render_search(response))
 
     @server.tool(
@@ -165,8 +196,12 @@ def build_mcp_server(get_engine: EngineGetter) -> MCPServer:
             int, Field(description=f"measures to retrieve (1-{MAX_ASK_K})")
         ] = DEFAULT_ASK_K,
     ) -> Annotated[CallToolResult, AskResponse]:
-        answer = await _call(lambda: answer_question(get_engine(), question, k=k))
-        response = AskResponse.of(answer)
+        def run() -> AskResponse:
+            engine = get_engine()
+            answer = answer_question(engine, question, k=k)
+            return AskResponse.of(answer, view_of(engine, answer.outcome, answer.decision))
+
+        response = await _call(run)
         return _result(response, render_answer(response))
 
     return server

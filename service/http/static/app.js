@@ -12,9 +12,9 @@
   var ASK_K = 5;
   var SIMILAR_K = 5;
   var MAX_RETRIES = 40;
-  var RELEVANT_SHARE = 0.5;
-  var ANSWER_CLAMP_CHARS = 160;
-  var CITATION_CHARS = 60;
+  var DEFAULT_MAX_QUERY_CHARS = 1000;  // until /info says otherwise
+  var PASSAGE_CHARS = 220;  // a longer passage is shown as a window around its best match
+  var TARGET_CHARS = 400;
 
   var I18N = {
     ja: {
@@ -23,6 +23,7 @@
       lede: "第７次出入国管理政策懇談会報告書で提言された33の施策について、その実施状況を日本語または英語で検索できます。",
       queryLabel: "質問またはキーワード",
       placeholder: "例: 特定技能2号の分野は?",
+      shortcutHint: "「/」キーでいつでも検索欄へ移動できます",
       searchButton: "検索",
       statusLegend: "実施状況で絞り込む",
       "status.実施中": "実施中",
@@ -36,19 +37,29 @@
       answerLess: "閉じる",
       notAnswerable: "報告書にはこの質問への直接の答えが見当たりません。下の検索結果を参考にしてください。",
       source: "出典: 出入国在留管理庁「出入国在留管理基本計画策定後に第７次出入国管理政策懇談会報告書において提言された施策の実施状況」",
+      provenance: "本文は報告書（PDF）をテキスト化したものです（SHA-256 {sha}…）。",
       apiLink: "API ドキュメント",
       searching: "検索しています…",
-      summary: "「{q}」の検索結果: {n}件（{ms} ミリ秒）",
-      summaryFiltered: "「{q}」の検索結果: {n}件（{ms} ミリ秒・{statuses}のみ）",
+      summary: "「{q}」の検索結果: {n}件（{time}）",
+      summaryFiltered: "「{q}」の検索結果: {n}件（{time}・{statuses}のみ）",
+      summaryWeak: "「{q}」によく一致する施策はありません。近い施策: {n}件（{time}）",
+      took: "{ms} ミリ秒",
+      cached: "キャッシュ",
       noResults: "該当する施策がありません。言い換えるか、絞り込みを外してください。",
       emptyQuery: "質問またはキーワードを入力してください。",
+      tooLong: "質問が長すぎます（{n}文字）。{max}文字以内に短くしてください。",
+      invalidInput: "この入力では検索できませんでした。質問またはキーワードを見直してください。",
+      showMore: "関連度の低い結果をあと{n}件表示",
       measure: "施策 {n}",
-      score: "スコア {s}",
+      "relevance.high": "関連度 高",
+      "relevance.medium": "関連度 中",
+      "relevance.low": "関連度 低",
       "field.target": "対象施策",
       "field.explanation": "実施状況の説明",
       "field.note": "注",
       "field.notes": "注",
       matches: "一致した箇所",
+      related: "内容が近い箇所",
       fullText: "全文を見る",
       similar: "類似の施策",
       similarHide: "類似の施策を閉じる",
@@ -58,9 +69,13 @@
       notReadyGiveUp: "サービスの準備がまだ終わっていません。しばらくしてから再試行してください。",
       overloaded: "サーバーが混み合っています。自動で再試行します…",
       networkError: "サーバーに接続できません。サービスが起動しているか確認してください。",
-      errorPrefix: "エラー: {message}",
+      errorPrefix: "エラーが発生しました（{status}）。時間をおいて再試行してください。",
       retry: "再試行",
       backToSearch: "← 検索に戻る",
+      backToResults: "← 検索結果に戻る",
+      prevMeasure: "← 施策 {n}",
+      nextMeasure: "施策 {n} →",
+      queryMarked: "「{q}」に一致する語を強調しています",
       statusLabel: "実施状況",
       similarMeasures: "似ている施策",
       notFoundTitle: "施策が見つかりません",
@@ -76,6 +91,7 @@
       lede: "Search, in Japanese or English, how far the 33 measures recommended by the 7th Immigration Control Policy Roundtable have been carried out.",
       queryLabel: "Question or keywords",
       placeholder: "e.g. Which fields were added to Specified Skilled Worker (ii)?",
+      shortcutHint: "Press “/” to jump to the search box",
       searchButton: "Search",
       statusLegend: "Filter by status",
       "status.実施中": "In progress",
@@ -89,19 +105,33 @@
       answerLess: "Show less",
       notAnswerable: "The report does not seem to answer this question directly; see the results below.",
       source: "Source: Immigration Services Agency of Japan, status of the measures recommended in the report of the 7th Immigration Control Policy Roundtable (in Japanese).",
+      provenance: "The text was extracted from the report's PDF (SHA-256 {sha}…).",
       apiLink: "API documentation",
       searching: "Searching…",
-      summary: "{n} results for “{q}” ({ms} ms)",
-      summaryFiltered: "{n} results for “{q}” ({ms} ms, {statuses} only)",
+      summary: "{n} results for “{q}” ({time})",
+      "summary.one": "1 result for “{q}” ({time})",
+      summaryFiltered: "{n} results for “{q}” ({time}, {statuses} only)",
+      "summaryFiltered.one": "1 result for “{q}” ({time}, {statuses} only)",
+      summaryWeak: "No measure matches “{q}” well; the {n} closest ({time})",
+      "summaryWeak.one": "No measure matches “{q}” well; the closest ({time})",
+      took: "{ms} ms",
+      cached: "cached",
       noResults: "No measure matches. Try other words or remove the status filter.",
       emptyQuery: "Type a question or keywords.",
+      tooLong: "The question is too long ({n} characters). Shorten it to {max} characters or fewer.",
+      invalidInput: "This input could not be searched: {message}",
+      showMore: "Show {n} less relevant results",
+      "showMore.one": "Show 1 less relevant result",
       measure: "Measure {n}",
-      score: "score {s}",
+      "relevance.high": "Relevance: high",
+      "relevance.medium": "Relevance: medium",
+      "relevance.low": "Relevance: low",
       "field.target": "Recommended measure",
       "field.explanation": "Status explanation",
       "field.note": "Notes",
       "field.notes": "Notes",
       matches: "Matching passages",
+      related: "Related passage",
       fullText: "Full measure",
       similar: "Similar measures",
       similarHide: "Hide similar measures",
@@ -111,9 +141,13 @@
       notReadyGiveUp: "The service is still not ready. Please try again in a little while.",
       overloaded: "The server is busy. Retrying automatically…",
       networkError: "Cannot reach the server. Check that the service is running.",
-      errorPrefix: "Error: {message}",
+      errorPrefix: "Something went wrong ({status}): {message}",
       retry: "Retry",
       backToSearch: "← Back to search",
+      backToResults: "← Back to the results",
+      prevMeasure: "← Measure {n}",
+      nextMeasure: "Measure {n} →",
+      queryMarked: "Words matching “{q}” are highlighted",
       statusLabel: "Status",
       similarMeasures: "Similar measures",
       notFoundTitle: "Measure not found",
@@ -142,9 +176,15 @@
 
   var lang = storedLang() || "ja";
 
+  function has(table, key) { return Object.prototype.hasOwnProperty.call(table, key); }
+
+  /* The text of `key` in the current language; `{name}` is replaced by vars[name]. When
+   * vars.n is 1 and there is a `key.one` (English singular), that is used. */
   function t(key, vars) {
     var table = I18N[lang] || I18N.ja;
-    var text = Object.prototype.hasOwnProperty.call(table, key) ? table[key] : (I18N.ja[key] || key);
+    vars = expandVars(vars);
+    if (vars && vars.n === 1 && has(table, key + ".one")) { key = key + ".one"; }
+    var text = has(table, key) ? table[key] : (I18N.ja[key] || key);
     if (vars) {
       text = text.replace(/\{(\w+)\}/g, function (whole, name) {
         return Object.prototype.hasOwnProperty.call(vars, name) ? String(vars[name]) : whole;
@@ -153,11 +193,47 @@
     return text;
   }
 
+  /* Variables that are themselves words of the interface, translated when shown (so a
+   * language switch redraws them): statusList → {statuses}, cached/ms → {time}. */
+  function expandVars(vars) {
+    if (!vars || (vars.statusList === undefined && vars.cached === undefined)) { return vars; }
+    var out = Object.assign({}, vars);
+    if (vars.statusList) {
+      out.statuses = vars.statusList.map(function (s) { return t("status." + s); }).join(" / ");
+    }
+    if (vars.cached !== undefined) {
+      out.time = vars.cached ? t("cached") : t("took", { ms: vars.ms });
+    }
+    delete out.statusList;
+    delete out.cached;
+    return out;
+  }
+
   function translate(node, key, vars) {
     node.dataset.i18n = key;
     if (vars) { node.dataset.i18nVars = JSON.stringify(vars); } else { delete node.dataset.i18nVars; }
-    node.textContent = t(key, vars);
+    render(node, key, vars);
     return node;
+  }
+
+  /* Fill `node` with the text of `key`. With node.dataset.i18nQuery set, the query ({q})
+   * goes into an element of its own, kept to one line by the style sheet. */
+  function render(node, key, vars) {
+    if (!node.dataset.i18nQuery || !vars) {
+      node.textContent = t(key, vars);
+      return;
+    }
+    var marker = "\u0000q\u0000";
+    var parts = t(key, Object.assign({}, vars, { q: marker })).split(marker);
+    clear(node);
+    parts.forEach(function (part, i) {
+      if (i > 0) {
+        var query = el("bdi", "query-text", vars.q);
+        query.title = vars.q;
+        node.appendChild(query);
+      }
+      if (part) { node.appendChild(document.createTextNode(part)); }
+    });
   }
 
   function applyLang() {
@@ -168,7 +244,11 @@
       if (nodes[i].dataset.i18nVars) {
         try { vars = JSON.parse(nodes[i].dataset.i18nVars); } catch (e) { vars = null; }
       }
-      nodes[i].textContent = t(nodes[i].dataset.i18n, vars);
+      render(nodes[i], nodes[i].dataset.i18n, vars);
+    }
+    var titles = document.querySelectorAll("[data-i18n-title]");
+    for (var k = 0; k < titles.length; k++) {
+      titles[k].setAttribute("title", t(titles[k].dataset.i18nTitle));
     }
     var placeholders = document.querySelectorAll("[data-i18n-placeholder]");
     for (var j = 0; j < placeholders.length; j++) {
@@ -212,16 +292,20 @@
     return badge;
   }
 
+  /* The search page's query and filters, as URL parameters (carried to measure pages so
+   * that "back" returns to the same search). */
+  var currentSearch = "";
+
   function measureHref(number, highlight) {
-    var href = "/m/" + encodeURIComponent(String(number));
+    var params = new URLSearchParams(currentSearch);
     if (highlight) {
-      var params = new URLSearchParams();
       params.set("field", highlight.field);
       params.set("start", String(highlight.start));
       params.set("end", String(highlight.end));
-      href += "?" + params.toString() + "#hl";
     }
-    return href;
+    var query = params.toString();
+    return "/m/" + encodeURIComponent(String(number)) + (query ? "?" + query : "") +
+      (highlight ? "#hl" : "");
   }
 
   function shorten(text, width) {
@@ -229,60 +313,59 @@
     return flat.length <= width ? flat : flat.slice(0, width - 1) + "…";
   }
 
-  /* Start of the excerpt before `start`: a sentence or line start within `context` chars. */
-  function snapBack(text, start, context) {
-    var from = Math.max(0, start - context);
-    var before = text.slice(from, start);
-    var cut = Math.max(before.lastIndexOf("。"), before.lastIndexOf("\n"));
-    return cut >= 0 ? from + cut + 1 : from;
+  function validSpan(span, length) {
+    return span && typeof span.start === "number" && typeof span.end === "number" &&
+      span.start >= 0 && span.end <= length && span.end > span.start;
   }
 
-  /* End of the excerpt after `end`: the end of that sentence or line within `context` chars. */
-  function snapForward(text, end, context) {
-    var after = text.slice(end, end + context);
-    var stops = [after.indexOf("。"), after.indexOf("\n")].filter(function (i) { return i >= 0; });
-    return stops.length ? end + Math.min.apply(null, stops) + (after.charAt(Math.min.apply(null, stops)) === "。" ? 1 : 0)
-      : Math.min(text.length, end + context);
+  /* Characters [from, to) of `text` to show: all of it when short, otherwise a window that
+   * starts at the sentence holding the first of `focus` and ends at a sentence end. */
+  function windowAround(text, focus, maxChars) {
+    if (text.length <= maxChars) { return [0, text.length]; }
+    if (!focus) { return [0, maxChars]; }
+    var from = Math.max(0, focus.start - Math.floor(maxChars / 3));
+    var before = text.slice(from, focus.start);
+    var stop = Math.max(before.lastIndexOf("。"), before.lastIndexOf("\n"));
+    if (stop >= 0) { from = from + stop + 1; }
+    var to = Math.min(text.length, Math.max(from + maxChars, focus.end));
+    var after = text.slice(focus.end, to);
+    var end = Math.max(after.lastIndexOf("。"), after.lastIndexOf("\n"));
+    if (end >= 0 && focus.end + end + 1 - from > maxChars / 2) { to = focus.end + end + 1; }
+    return [from, to];
   }
 
-  /* Field text with the given ranges marked. Long texts are cut to a window around the
-   * marks (with "…"). ranges: [{start, end, strong}] as offsets into text. */
-  function markedText(text, ranges, maxChars, context) {
+  /* `text` with the query's words (`terms`, [{start, end}]) in <mark class="hit"> and the
+   * best-matching sentence (`sentence`) lightly marked, cut to `maxChars` around the best
+   * match ("…" where cut). Offsets are into `text`. */
+  function markedText(text, terms, sentence, maxChars) {
     var node = el("span", "field-text");
-    var spans = ranges
-      .filter(function (r) { return r.end > r.start && r.start >= 0 && r.end <= text.length; })
-      .sort(function (a, b) { return a.start - b.start; });
-    var from = 0;
-    var to = text.length;
-    if (text.length > maxChars && spans.length) {
-      var focus = spans.filter(function (r) { return r.strong; });
-      var first = (focus.length ? focus : spans)[0];
-      var window = spans.filter(function (r) {
-        return r.start >= first.start - maxChars / 2 && r.end <= first.start + maxChars;
-      });
-      if (!window.length) { window = [first]; }
-      from = snapBack(text, window[0].start, context);
-      to = snapForward(text, Math.max(window[window.length - 1].end, first.end), context);
-      spans = window;
-    } else if (text.length > maxChars) {
-      to = maxChars;
+    terms = (terms || []).filter(function (r) { return validSpan(r, text.length); });
+    sentence = validSpan(sentence, text.length) ? sentence : null;
+    var focus = terms.length ? terms[0] : sentence;
+    var range = windowAround(text, focus, maxChars);
+    var from = range[0];
+    var to = range[1];
+    var term = new Uint8Array(text.length);
+    terms.forEach(function (r) { for (var i = r.start; i < r.end; i++) { term[i] = 1; } });
+    function inSentence(i) { return sentence !== null && i >= sentence.start && i < sentence.end; }
+    if (from > 0) { node.appendChild(document.createTextNode("…")); }
+    var i = from;
+    while (i < to) {
+      var isTerm = term[i] === 1;
+      var isSentence = inSentence(i);
+      var j = i + 1;
+      while (j < to && (term[j] === 1) === isTerm && inSentence(j) === isSentence) { j++; }
+      var piece = text.slice(i, j);
+      if (isTerm) {
+        node.appendChild(el("mark", isSentence ? "hit in-sentence" : "hit", piece));
+      } else if (isSentence) {
+        node.appendChild(el("span", "sentence-hit", piece));
+      } else {
+        node.appendChild(document.createTextNode(piece));
+      }
+      i = j;
     }
-    if (from > 0 && text.charAt(from - 1) !== "\n" && text.charAt(from - 1) !== "。") {
-      node.appendChild(document.createTextNode("…"));
-    }
-    var cursor = from;
-    spans.forEach(function (r) {
-      var start = Math.max(r.start, cursor);
-      var end = Math.min(r.end, to);
-      if (end <= start) { return; }
-      node.appendChild(document.createTextNode(text.slice(cursor, start)));
-      node.appendChild(el("mark", r.strong ? "hit" : "hit weak", text.slice(start, end)));
-      cursor = end;
-    });
-    node.appendChild(document.createTextNode(text.slice(cursor, to)));
-    if (to < text.length && text.charAt(to - 1) !== "。" && text.charAt(to) !== "\n") {
-      node.appendChild(document.createTextNode("…"));
-    }
+    if (to < text.length) { node.appendChild(document.createTextNode("…")); }
     return node;
   }
 
@@ -351,6 +434,19 @@
   var askAvailable = true;
   var runToken = 0;
   var retryTimer = null;
+  var maxQueryChars = DEFAULT_MAX_QUERY_CHARS;
+  var limitsKnown = null;
+
+  /* The request limits of this server (/info), asked once; the default until it answers. */
+  function loadLimits() {
+    if (!limitsKnown) {
+      limitsKnown = api("/info").then(function (info) {
+        var limit = info && info.limits && info.limits.max_query_chars;
+        if (typeof limit === "number" && limit > 0) { maxQueryChars = limit; }
+      }, function () { limitsKnown = null; });
+    }
+    return limitsKnown;
+  }
 
   function readUrl() {
     var params = new URLSearchParams(window.location.search);
@@ -373,11 +469,15 @@
     for (var i = 0; i < boxes.length; i++) { boxes[i].checked = state.statuses.indexOf(boxes[i].value) >= 0; }
   }
 
-  function urlFor(state) {
+  function searchParams(state) {
     var params = new URLSearchParams();
     if (state.q) { params.set("q", state.q); }
     state.statuses.forEach(function (s) { params.append("status", s); });
-    var query = params.toString();
+    return params.toString();
+  }
+
+  function urlFor(state) {
+    var query = searchParams(state);
     return "/" + (query ? "?" + query : "");
   }
 
@@ -391,26 +491,49 @@
 
   function resetResults() {
     clear(document.getElementById("results"));
-    document.getElementById("summary").textContent = "";
-    delete document.getElementById("summary").dataset.i18n;
+    var summary = document.getElementById("summary");
+    summary.textContent = "";
+    delete summary.dataset.i18n;
+    delete summary.dataset.i18nQuery;
     hideAnswer();
+  }
+
+  /* A query the server would refuse for its length is refused here, in the page's language,
+   * instead of being cut short or sent. */
+  function tooLong(state) {
+    if (state.q.length <= maxQueryChars) { return false; }
+    resetResults();
+    document.body.dataset.state = "error";
+    document.getElementById("q").setAttribute("aria-invalid", "true");
+    showNotice("error", "tooLong", {
+      n: state.q.length.toLocaleString(), max: maxQueryChars.toLocaleString()
+    }, null);
+    return true;
   }
 
   function run(state, attempt) {
     var token = ++runToken;
     if (retryTimer) { window.clearTimeout(retryTimer); retryTimer = null; }
-    if (!state.q) { resetResults(); hideNotice(); document.body.dataset.state = "idle"; return; }
+    currentSearch = searchParams(state);
+    document.getElementById("q").removeAttribute("aria-invalid");
+    if (!state.q) { resetResults(); hideNotice(); document.body.dataset.state = "idle"; return null; }
     document.body.dataset.state = "loading";
+    return loadLimits().then(function () {
+      if (token !== runToken) { return null; }
+      if (tooLong(state)) { return null; }
+      return search(state, attempt, token);
+    });
+  }
+
+  function search(state, attempt, token) {
     if (!attempt) { hideNotice(); }
     var summary = document.getElementById("summary");
+    delete summary.dataset.i18nQuery;
     translate(summary, "searching");
-    var params = new URLSearchParams();
-    params.set("q", state.q);
+    var params = new URLSearchParams(searchParams(state));
     params.set("k", String(SEARCH_K));
-    state.statuses.forEach(function (s) { params.append("status", s); });
-    var search = api("/search?" + params.toString());
     var ask = askAvailable ? startAsk(state, token) : null;
-    search.then(function (data) {
+    api("/search?" + params.toString()).then(function (data) {
       if (token !== runToken) { return; }
       hideNotice();
       renderResults(data, state);
@@ -436,8 +559,11 @@
       showNotice("error", "notReadyGiveUp", null, again);
     } else if (error.status === 0) {
       showNotice("error", "networkError", null, again);
+    } else if (error.status === 422 || error.status === 400) {
+      // The server's reason is English; the Japanese page says it in its own words.
+      showNotice("error", "invalidInput", { message: error.message }, null);
     } else {
-      showNotice("error", "errorPrefix", { message: error.message + " (" + error.status + ")" }, null);
+      showNotice("error", "errorPrefix", { status: error.status, message: error.message }, null);
     }
   }
 
@@ -446,61 +572,120 @@
     clear(list);
     var summary = document.getElementById("summary");
     var results = (data && data.results) || [];
+    delete summary.dataset.i18nQuery;
     if (!results.length) {
       translate(summary, "noResults");
       return;
     }
-    var vars = { q: data.query, n: results.length, ms: Math.round(data.took_ms) };
-    if (state.statuses.length) {
-      vars.statuses = state.statuses.map(function (s) { return t("status." + s); }).join(" / ");
+    var shown = Math.max(1, Math.min(results.length, data.shown || results.length));
+    var vars = { q: data.query, n: shown, cached: !!data.cached, ms: Math.round(data.took_ms) };
+    summary.dataset.i18nQuery = "1";
+    summary.dataset.cached = data.cached ? "1" : "0";
+    var weak = results.slice(0, shown).every(function (r) { return r.relevance === "low"; });
+    if (weak) {
+      translate(summary, "summaryWeak", vars);
+    } else if (state.statuses.length) {
+      vars.statusList = state.statuses.slice();
       translate(summary, "summaryFiltered", vars);
     } else {
       translate(summary, "summary", vars);
     }
-    results.forEach(function (result, rank) { list.appendChild(resultCard(result, rank)); });
+    results.forEach(function (result, rank) {
+      var card = resultCard(result, rank);
+      if (rank >= shown) { card.hidden = true; card.classList.add("below-cutoff"); }
+      list.appendChild(card);
+    });
+    if (results.length > shown) {
+      var item = el("li", "more-item");
+      var more = translate(el("button", "show-more"), "showMore", { n: results.length - shown });
+      more.type = "button";
+      more.addEventListener("click", function () { revealAll(); });
+      item.appendChild(more);
+      list.appendChild(item);
+    }
+  }
+
+  /* Show the results below the relevance cut-off. */
+  function revealAll() {
+    var hidden = document.querySelectorAll("#results .card[hidden]");
+    for (var i = 0; i < hidden.length; i++) { hidden[i].hidden = false; }
+    var more = document.querySelector("#results .more-item");
+    if (more) { more.parentNode.removeChild(more); }
+    if (hidden.length) { hidden[0].querySelector(".measure-link").focus(); }
+  }
+
+  function relevanceMeter(level) {
+    var meter = el("span", "relevance");
+    meter.dataset.level = level;
+    var bars = el("span", "relevance-bars");
+    bars.setAttribute("aria-hidden", "true");
+    for (var i = 0; i < 3; i++) { bars.appendChild(el("span", "bar")); }
+    meter.appendChild(bars);
+    meter.appendChild(translate(el("span", "relevance-label"), "relevance." + level));
+    return meter;
+  }
+
+  /* Field offsets of the best-matching sentence of a result (for the measure page link). */
+  function bestSpot(passages) {
+    for (var i = 0; i < passages.length; i++) {
+      var p = passages[i];
+      if (p.sentence && validSpan(p.sentence, p.text.length)) {
+        return { field: p.field, start: p.start + p.sentence.start, end: p.start + p.sentence.end };
+      }
+    }
+    var first = passages[0];
+    return first ? { field: first.field, start: first.start, end: first.end } : null;
   }
 
   function resultCard(result, rank) {
     var card = el("li", "card");
+    card.id = "result-" + result.number;
     card.dataset.measure = String(result.number);
     card.dataset.status = result.status;
-    var passages = (result.passages || []).slice().sort(function (a, b) { return b.score - a.score; });
-    var best = passages.length ? passages[0] : null;
-    // Only passages scoring at least half as well as the best one count as matches.
-    passages = passages.filter(function (p) { return best && p.score >= RELEVANT_SHARE * best.score; });
+    card.dataset.relevance = result.relevance || "low";
+    card.dataset.score = String(result.score);
+    var passages = (result.passages || []).slice();
+    var spot = bestSpot(passages);
 
     var head = el("div", "card-head");
     var title = el("h3", "card-title");
     var link = el("a", "measure-link");
-    link.href = measureHref(result.number, best);
+    link.href = measureHref(result.number, spot);
     translate(link, "measure", { n: result.number });
     title.appendChild(link);
     head.appendChild(title);
     head.appendChild(statusBadge(result.status));
-    var score = translate(el("span", "score"), "score", { s: Number(result.score).toFixed(2) });
-    head.appendChild(score);
+    head.appendChild(relevanceMeter(result.relevance || "low"));
     card.appendChild(head);
 
-    var byField = {};
-    passages.forEach(function (p, i) {
-      (byField[p.field] = byField[p.field] || []).push({ start: p.start, end: p.end, strong: i === 0 });
+    // The recommended measure, with the query's words found in it (offsets into the field).
+    var targetTerms = [];
+    var targetSentence = null;
+    passages.forEach(function (p) {
+      if (p.field !== "target") { return; }
+      (p.highlights || []).forEach(function (h) {
+        targetTerms.push({ start: p.start + h.start, end: p.start + h.end });
+      });
+      if (p.sentence) { targetSentence = { start: p.start + p.sentence.start, end: p.start + p.sentence.end }; }
     });
-
     var targetBlock = el("div", "field field-target");
     targetBlock.appendChild(translate(el("h4", "field-label"), "field.target"));
-    targetBlock.appendChild(markedText(result.target, byField.target || [], 400, 80));
+    targetBlock.appendChild(markedText(result.target, targetTerms, targetSentence, TARGET_CHARS));
     card.appendChild(targetBlock);
 
-    var other = ["explanation", "note"].filter(function (f) { return byField[f]; });
-    if (other.length) {
+    // Passages of the other fields that contain the query's words; else the closest one, unmarked.
+    var others = passages.filter(function (p) { return p.field !== "target"; });
+    var matching = others.filter(function (p) { return (p.highlights || []).length; });
+    var shown = matching.length ? matching.slice(0, 2) : others.slice(0, 1);
+    if (shown.length) {
       var matches = el("div", "field field-matches");
-      matches.appendChild(translate(el("h4", "field-label"), "matches"));
-      other.forEach(function (field) {
+      matches.dataset.kind = matching.length ? "match" : "related";
+      matches.appendChild(translate(el("h4", "field-label"), matching.length ? "matches" : "related"));
+      shown.forEach(function (p) {
         var quote = el("blockquote", "passage");
-        quote.dataset.field = field;
-        quote.appendChild(translate(el("span", "passage-field"), "field." + field));
-        var text = field === "note" ? result.notes : result.explanation;
-        quote.appendChild(markedText(text, byField[field], 260, 50));
+        quote.dataset.field = p.field;
+        quote.appendChild(translate(el("span", "passage-field"), "field." + p.field));
+        quote.appendChild(markedText(p.text, p.highlights, p.sentence, PASSAGE_CHARS));
         matches.appendChild(quote);
       });
       card.appendChild(matches);
@@ -508,7 +693,7 @@
 
     var actions = el("div", "card-actions");
     var full = translate(el("a", "full-link"), "fullText");
-    full.href = measureHref(result.number, best);
+    full.href = measureHref(result.number, spot);
     actions.appendChild(full);
     var similarButton = translate(el("button", "similar-button"), "similar");
     similarButton.type = "button";
@@ -547,7 +732,7 @@
       clear(box);
       var message = error.status === 503 ? translate(el("p", "error-text"), "notReady")
         : error.status === 0 ? translate(el("p", "error-text"), "networkError")
-          : translate(el("p", "error-text"), "errorPrefix", { message: error.message + " (" + error.status + ")" });
+          : translate(el("p", "error-text"), "errorPrefix", { status: error.status, message: error.message });
       box.appendChild(message);
     });
   }
@@ -563,7 +748,6 @@
       li.appendChild(link);
       li.appendChild(statusBadge(item.status));
       li.appendChild(el("span", "similar-target", shorten(item.target, 90)));
-      li.appendChild(el("span", "score", Number(item.score).toFixed(2)));
       list.appendChild(li);
     });
     return list;
@@ -571,78 +755,168 @@
 
   // ---- answer panel ---------------------------------------------------------------------
 
+  var CITE_MARK = /[［\[]\s*(?:施策|[Mm]easure)\s*([0-9０-９]+)\s*[］\]]/g;
+
   function hideAnswer() {
     var panel = document.getElementById("answer");
     if (panel) { panel.hidden = true; panel.dataset.state = "hidden"; }
   }
 
+  /* While /ask works, the panel holds its place with a placeholder (no jump when it lands). */
+  function showAnswerLoading() {
+    var panel = document.getElementById("answer");
+    var body = document.getElementById("answer-body");
+    if (!panel || !body) { return; }
+    clear(body);
+    var placeholder = el("div", "answer-placeholder");
+    placeholder.appendChild(translate(el("p", "muted"), "answerLoading"));
+    for (var i = 0; i < 3; i++) { placeholder.appendChild(el("span", "skeleton-line")); }
+    body.appendChild(placeholder);
+    document.getElementById("sources").hidden = true;
+    panel.setAttribute("aria-busy", "true");
+    panel.dataset.state = "loading";
+    panel.hidden = false;
+  }
+
+  function toNumber(text) {
+    return parseInt(String(text).replace(/[０-９]/g, function (d) {
+      return String.fromCharCode(d.charCodeAt(0) - 0xFEE0);
+    }), 10);
+  }
+
+  /* One line of the answer: ［施策N］ markers become links to the result card (or /m/N). */
+  function answerLine(line) {
+    var p = el("p", "answer-line");
+    var cursor = 0;
+    line.replace(CITE_MARK, function (whole, digits, offset) {
+      if (offset > cursor) { p.appendChild(document.createTextNode(line.slice(cursor, offset))); }
+      var number = toNumber(digits);
+      var link = el("a", "cite-marker", whole);
+      link.href = measureHref(number, null);
+      link.dataset.cite = String(number);
+      link.addEventListener("click", function (event) { goToCard(event, number); });
+      p.appendChild(link);
+      cursor = offset + whole.length;
+      return whole;
+    });
+    if (cursor < line.length) { p.appendChild(document.createTextNode(line.slice(cursor))); }
+    return p;
+  }
+
+  function answerBlock(text, className) {
+    var block = el("div", className);
+    text.split("\n").forEach(function (line) {
+      if (line.trim()) { block.appendChild(answerLine(line)); }
+    });
+    return block;
+  }
+
+  /* A marker's click scrolls to that measure's card when the results show it. */
+  function goToCard(event, number) {
+    var card = document.getElementById("result-" + number);
+    if (!card) { return; }
+    event.preventDefault();
+    if (card.hidden) { revealAll(); }
+    card.scrollIntoView({ block: "start", behavior: "smooth" });
+    card.classList.remove("flash");
+    void card.offsetWidth;  // restart the animation
+    card.classList.add("flash");
+    var link = card.querySelector(".measure-link");
+    if (link) { link.focus({ preventScroll: true }); }
+  }
+
   function startAsk(state, token) {
     var panel = document.getElementById("answer");
-    var text = document.getElementById("answer-text");
-    var citations = document.getElementById("citations");
-    if (!panel) { return null; }
-    hideAnswer();
+    var body = document.getElementById("answer-body");
+    if (!panel || !body) { return null; }
+    showAnswerLoading();
     var payload = { question: state.q, k: ASK_K };
     if (state.statuses.length) { payload.status = state.statuses; }
     return postJson("/ask", payload).then(function (data) {
       if (token !== runToken) { return; }
-      clear(citations);
+      panel.removeAttribute("aria-busy");
       if (!data || (!data.answerable && !data.answer)) { hideAnswer(); return; }
-      panel.dataset.state = data.answerable ? "answer" : "unanswerable";
-      if (data.answerable && data.answer) {
-        text.textContent = data.answer;
-        delete text.dataset.i18n;
-      } else {
-        translate(text, "notAnswerable");
-      }
-      setClamp(panel, text, text.textContent.length > ANSWER_CLAMP_CHARS);
-      var cites = data.answerable ? (data.citations || []) : [];
-      cites.forEach(function (cite) { citations.appendChild(citationItem(cite)); });
-      citations.hidden = !cites.length;
-      panel.querySelector(".citations-title").hidden = !cites.length;
-      panel.hidden = false;
+      renderAnswer(panel, body, data);
     }, function (error) {
       if (error.status === 404 || error.status === 405) { askAvailable = false; }
-      if (token === runToken) { hideAnswer(); }
+      if (token === runToken) { panel.removeAttribute("aria-busy"); hideAnswer(); }
     });
   }
 
-  /* Long answers show their first lines and a "more" button. */
-  function setClamp(panel, text, clamp) {
-    var more = panel.querySelector(".answer-more");
-    if (!more) {
-      more = el("button", "answer-more");
-      more.type = "button";
-      more.addEventListener("click", function () {
-        var open = text.classList.toggle("clamped") === false;
-        more.setAttribute("aria-expanded", open ? "true" : "false");
-        translate(more, open ? "answerLess" : "answerMore");
-      });
-      text.parentNode.insertBefore(more, text.nextSibling);
+  function renderAnswer(panel, body, data) {
+    clear(body);
+    panel.dataset.state = data.answerable ? "answer" : "unanswerable";
+    if (!data.answerable || !data.answer) {
+      body.appendChild(translate(el("p", "answer-line"), "notAnswerable"));
+      document.getElementById("sources").hidden = true;
+      panel.hidden = false;
+      return;
     }
-    text.classList.toggle("clamped", clamp);
-    more.hidden = !clamp;
-    more.setAttribute("aria-expanded", "false");
-    translate(more, "answerMore");
+    // The sentence that answers, and the footnote it cites, in full; what follows folds.
+    var text = data.answer;
+    var end = typeof data.direct_end === "number" ? Math.min(Math.max(data.direct_end, 0), text.length) : text.length;
+    body.appendChild(answerBlock(text.slice(0, end), "answer-direct"));
+    var rest = text.slice(end).trim();
+    if (rest) {
+      var more = answerBlock(rest, "answer-rest");
+      more.id = "answer-rest";
+      more.hidden = true;
+      var toggle = translate(el("button", "answer-more"), "answerMore");
+      toggle.type = "button";
+      toggle.setAttribute("aria-expanded", "false");
+      toggle.setAttribute("aria-controls", "answer-rest");
+      toggle.addEventListener("click", function () {
+        more.hidden = !more.hidden;
+        toggle.setAttribute("aria-expanded", more.hidden ? "false" : "true");
+        translate(toggle, more.hidden ? "answerMore" : "answerLess");
+      });
+      body.appendChild(more);
+      body.appendChild(toggle);
+    }
+    renderSources(data);
+    panel.hidden = false;
   }
 
-  function citationItem(cite) {
-    var li = el("li", "citation");
-    li.dataset.cite = String(cite.number);
-    var link = el("a", "citation-link");
-    link.href = measureHref(cite.number, typeof cite.start === "number" ? cite : null);
-    translate(link, "measure", { n: cite.number });
-    li.appendChild(link);
-    if (cite.field) { li.appendChild(translate(el("span", "citation-field"), "field." + cite.field)); }
-    if (cite.quote) {
-      var quote = el("q", "citation-quote", shorten(cite.quote, CITATION_CHARS));
-      quote.title = cite.quote;
-      li.appendChild(quote);
-    }
-    return li;
+  /* Each cited measure once: its number and status, and links to the quoted fields. */
+  function renderSources(data) {
+    var box = document.getElementById("sources");
+    var list = document.getElementById("citations");
+    clear(list);
+    var statusOf = {};
+    (data.results || []).forEach(function (r) { statusOf[r.number] = r.status; });
+    var order = [];
+    var byNumber = {};
+    (data.citations || []).forEach(function (cite) {
+      if (!byNumber[cite.number]) { byNumber[cite.number] = []; order.push(cite.number); }
+      if (!byNumber[cite.number].some(function (c) { return c.field === cite.field; })) {
+        byNumber[cite.number].push(cite);
+      }
+    });
+    order.forEach(function (number) {
+      var li = el("li", "citation");
+      li.dataset.cite = String(number);
+      var link = el("a", "citation-link");
+      link.href = measureHref(number, byNumber[number][0]);
+      translate(link, "measure", { n: number });
+      li.appendChild(link);
+      if (statusOf[number]) { li.appendChild(statusBadge(statusOf[number])); }
+      byNumber[number].forEach(function (cite) {
+        var field = el("a", "citation-field");
+        field.href = measureHref(number, cite);
+        translate(field, "field." + cite.field);
+        li.appendChild(field);
+      });
+      list.appendChild(li);
+    });
+    box.hidden = !order.length;
   }
 
   // ---- wiring --------------------------------------------------------------------------
+
+  function isTyping(target) {
+    var tag = target && target.tagName;
+    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable);
+  }
 
   function initSearchPage() {
     var form = document.getElementById("search-form");
@@ -671,6 +945,13 @@
         submitState(formState(), false);
       });
     }
+    // "/" anywhere (outside a text field) jumps to the search box.
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) { return; }
+      event.preventDefault();
+      input.focus();
+      input.select();
+    });
     window.addEventListener("popstate", function () {
       var state = readUrl();
       fillForm(state);
@@ -678,7 +959,8 @@
     });
     var initial = readUrl();
     fillForm(initial);
-    if (initial.q) { run(initial, 0); } else { document.body.dataset.state = "idle"; }
+    loadLimits();
+    if (initial.q) { run(initial, 0); } else { document.body.dataset.state = "idle"; input.focus(); }
   }
 
   function initMeasurePage() {

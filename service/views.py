@@ -1,0 +1,39 @@
+"""What every front end shows with a search outcome besides the engine's ranking: the query's
+words marked in the passages and a relevance a reader can use. The HTTP routes, the CLI and
+the MCP tools all build their responses through :func:`view_of`, so they mark and grade the
+same way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from service.answerability import Decision, decide, read_features
+from service.highlight import PassageMarks, highlighter_of
+from service.relevance import Graded, grade
+from service.search import SearchEngine, SearchOutcome
+
+
+@dataclass(frozen=True)
+class OutcomeView:
+    """Marks per passage id, the graded results and whether the report covers the query."""
+
+    marks: dict[int, PassageMarks] = field(default_factory=dict)
+    graded: Graded = field(default_factory=lambda: Graded((), 0))
+    covered: bool = True
+
+    def marks_of(self, passage_id: int) -> PassageMarks:
+        return self.marks.get(passage_id, PassageMarks())
+
+
+def view_of(
+    engine: SearchEngine, outcome: SearchOutcome, decision: Decision | None = None
+) -> OutcomeView:
+    """Highlights and relevance of ``outcome``; ``decision`` is the answerability decision
+    when the caller has made it already (``/ask``)."""
+    if decision is None:
+        decision = decide(read_features(engine, outcome.query, outcome))
+    return OutcomeView(
+        marks=highlighter_of(engine).mark(outcome),
+        graded=grade(outcome, covered=decision.answerable),
+        covered=decision.answerable,
+    )
