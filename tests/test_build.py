@@ -23,7 +23,7 @@ def copy_index(built_index: Path, tmp_path: Path) -> Path:
 def test_manifest_records_schema_models_corpus_and_counts(built_index: Path, encoders) -> None:
     manifest = read_manifest(built_index)
     assert manifest is not None
-    assert manifest["schema_version"] == 1
+    assert manifest["schema_version"] == 2  # 2: lexicon.json
     assert manifest["dense_model"]["name"] == encoders[0].name
     assert manifest["dense_model"]["fingerprint"] == encoders[0].fingerprint
     assert manifest["dense_model"]["dimension"] == 384

@@ -90,3 +90,8 @@ def test_every_domain_error_is_a_shisaku_error() -> None:
 
     for cls in (EncoderLoadError, ModelConversionError, ParseError, GlossaryError):
         assert issubclass(cls, errors.ShisakuError)
+
+
+def test_the_page_and_measure_pages_credit_jmdict(fake_client) -> None:
+    for path in ("/", "/m/7"):
+        assert "JMdict" in fake_client.get(path).text

@@ -138,6 +138,13 @@ def _highlight(request: Request, measure: Measure) -> tuple[str, int, int] | Non
 # ---- rendering ---------------------------------------------------------------------------
 
 
+# English queries use a lexicon derived from JMdict (data/README.md): CC BY-SA 4.0 asks for credit.
+JMDICT_CREDIT = (
+    '<p class="credit" data-i18n="jmdictCredit">英語の質問の語彙照合に JMdict（© EDRDG、'
+    'CC BY-SA 4.0）を使用しています。</p>'
+)
+
+
 def _footer(corpus_sha256: str = "") -> str:
     provenance = ""
     if corpus_sha256:
@@ -151,6 +158,7 @@ def _footer(corpus_sha256: str = "") -> str:
         '<footer class="footer">'
         f'<p data-i18n="source">{escape(SOURCE_JA)}</p>{provenance}'
         '<p><a href="/docs" data-i18n="apiLink">API ドキュメント</a> · <a href="/redoc">ReDoc</a></p>'
+        f"{JMDICT_CREDIT}"
         "</footer>"
     )
 
