@@ -29,7 +29,9 @@ class Settings(BaseSettings):
     # How queries are encoded: the e5 model exported to ONNX, int8 (per-channel) or fp32, on
     # onnxruntime; or the sentence-transformers model on torch. BENCHMARKS.md has the choice.
     query_encoder: Literal["int8", "fp32", "torch"] = "int8"
-    query_threads: int = Field(default=1, ge=1, le=64)  # onnxruntime intra-op threads
+    # onnxruntime intra-op threads per query: 2 shorten one encode on 2 cores but cost
+    # throughput under concurrency (BENCHMARKS.md), so 1 by default.
+    query_threads: int = Field(default=1, ge=1, le=64)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
