@@ -125,6 +125,7 @@ def main() -> int:
             f"{rss[0]:.0f} MB / {rss[-1]:.0f} MB ({min(rss):.0f}–{max(rss):.0f})"
         )
         rows["server peak RSS"] = f"{memory_mb(server.pid, 'VmHWM'):.0f} MB"
+        rows["server RSS after each batch"] = " ".join(f"{r:.0f}" for r in rss)
     finally:
         server.terminate()
         server.wait(timeout=30)
