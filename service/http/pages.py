@@ -141,7 +141,7 @@ def _highlight(request: Request, measure: Measure) -> tuple[str, int, int] | Non
 # English queries use a lexicon derived from JMdict (data/README.md): CC BY-SA 4.0 asks for credit.
 JMDICT_CREDIT = (
     '<p class="credit" data-i18n="jmdictCredit">英語の質問の語彙照合に JMdict（© EDRDG、'
-    'CC BY-SA 4.0）を使用しています。</p>'
+    "CC BY-SA 4.0）を使用しています。</p>"
 )
 
 
