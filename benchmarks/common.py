@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
+
+import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,3 +41,20 @@ def memory_mb(pid: int, field: str = "VmRSS") -> float:
         if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def start_server(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`shisaku serve` on 127.0.0.1:``port``, returned once /readyz answers 200."""
+    url = f"http://127.0.0.1:{port}/readyz"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)], cwd=ROOT, env=env
+    )
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        if server.poll() is not None:
+            raise SystemExit("the server exited during start-up")
+        time.sleep(0.02)

@@ -11,7 +11,6 @@ import argparse
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -22,7 +21,13 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import free_port, memory_mb, percentile, questions  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    free_port,
+    memory_mb,
+    percentile,
+    questions,
+    start_server,
+)
 
 WORDS = "外国人材 受入れ 共生社会 在留資格 手続 オンライン 難民認定 日本語教育 相談体制 地方公共団体".split()
 
@@ -78,17 +83,9 @@ def main() -> int:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, SHISAKU_LOG_LEVEL="warning")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)], cwd=ROOT, env=env
-    )
+    server = start_server(port, env)
     rows: dict[str, str] = {}
     try:
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.05)
         rss = [memory_mb(server.pid)]
         waits, batches = [], []
         pool = questions()

@@ -9,8 +9,8 @@ the HTTP layer. Prints the milliseconds per request of each stage.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,7 +20,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import free_port, questions  # noqa: E402
+from benchmarks.common import free_port, questions, start_server  # noqa: E402
 
 # Function names → stage; the first stage found on a frame's call stack takes its time.
 STAGES = (
@@ -89,23 +89,14 @@ def main() -> int:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env={
-            **__import__("os").environ,
-            "SHISAKU_LOG_LEVEL": "warning",
-            "SHISAKU_RESULT_CACHE_SIZE": "0",
-            "SHISAKU_VECTOR_CACHE_SIZE": "0",
-        },
-    )
+    env = {
+        **os.environ,
+        "SHISAKU_LOG_LEVEL": "warning",
+        "SHISAKU_RESULT_CACHE_SIZE": "0",
+        "SHISAKU_VECTOR_CACHE_SIZE": "0",
+    }
+    server = start_server(port, env)
     try:
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.05)
         latencies = []
         with httpx.Client(base_url=url, timeout=30) as client:
             for q in unique:

