@@ -23,6 +23,7 @@ from indexer.tokenize import Tokenizer
 from service.config import Settings
 from service.errors import IndexError_, ReloadFailed, ShisakuError
 from service.glossary import Glossary, load_glossary
+from service.highlight import Highlighter
 from service.index import check_manifest, check_vocabulary, load_index, model_matches
 from service.search import SearchEngine
 from service.translate import DEFAULT_OPTIONS, load_translator
@@ -183,6 +184,7 @@ def load_engine(
         max_batch_chars=settings.max_batch_chars,
         translator=translator,
         cross_lingual=DEFAULT_OPTIONS,
+        highlighter=Highlighter(tokenizer, index.passages),
     )
     if long_running:
         warm_up(engine)

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 import unicodedata
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -258,10 +256,6 @@ class Highlighter:
         return self.query_terms(*dict.fromkeys([outcome.query, signals.expanded_query]))
 
 
-_highlighters: weakref.WeakKeyDictionary[SearchEngine, Highlighter] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
 def measure_marks(engine: SearchEngine, number: int, query: str) -> dict[str, list[Span]]:
     """The query's words in each field of measure ``number`` (offsets into the field's text),
     best first within each passage: for a measure page reached from a search."""
@@ -281,9 +275,7 @@ def measure_marks(engine: SearchEngine, number: int, query: str) -> dict[str, li
 
 
 def highlighter_of(engine: SearchEngine) -> Highlighter:
-    """The highlighter of ``engine``'s index, built on first use (a reload makes a new one)."""
-    with _lock:
-        found = _highlighters.get(engine)
-        if found is None:
-            found = _highlighters[engine] = Highlighter(engine.tokenizer, engine.index.passages)
-        return found
+    """The highlighter of ``engine``'s index (built with it by ``service.engine``; a reload
+    makes a new engine, so a new one)."""
+    highlighter: Highlighter = engine.highlighter
+    return highlighter

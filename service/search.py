@@ -174,6 +174,7 @@ class SearchEngine:
         recipe: Recipe | None = None,
         translator: Translator | None = None,
         cross_lingual: CrossLingualOptions | None = None,
+        highlighter: Any = None,
     ) -> None:
         self.index = index
         self.encoder = encoder
@@ -196,6 +197,9 @@ class SearchEngine:
         self.recipe = recipe or Recipe()
         # English queries → weighted Japanese corpus terms from the index's JMdict lexicon.
         self.cross = CrossLingual(translator, index.bm25, cross_lingual or CrossLingualOptions())
+        # service.highlight.Highlighter of this index (made by service.engine, which may import
+        # both modules; the highlighter reads search outcomes, so search cannot import it).
+        self.highlighter = highlighter
         self._numbers = {m.number: row for row, m in enumerate(index.measures)}
         self._footnotes = footnote_links(index.measures, index.passages)
 
@@ -487,6 +491,7 @@ class SearchEngine:
             recipe=recipe,
             translator=self.cross.translator,
             cross_lingual=self.cross.options,
+            highlighter=self.highlighter,
         )
 
     @cached_property
