@@ -107,11 +107,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self._awaiting_head:
             self._head_bytes += len(data)
             self._arm_head_timer()
-        try:
-            super().data_received(data)
-        except _HeadTooLarge:  # pragma: no cover - httptools wraps callback errors
-            self._too_large()
-            return
+        super().data_received(data)  # a head over the limit comes back via send_400_response
         if self._awaiting_head and self._head_bytes > self.max_header_bytes + 4:
             self._too_large()
 
