@@ -31,10 +31,11 @@ from indexer.manifest import (
     expected_identity,
     sha256_file,
 )
-from indexer.parse import parse_report_file
 from indexer.passages import split_passages
 from indexer.records import Measure, Passage
+from indexer.reports import CorpusReport, read_all_measures, read_corpus, report_records
 from indexer.tokenize import Tokenizer
+from indexer.vector_cache import VectorCache
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +57,33 @@ def _encode_in_batches(
     stage: str,
     progress: Progress,
     batch_size: int = 16,
+    groups: Sequence[str] | None = None,
+    cache: VectorCache | None = None,
 ) -> np.ndarray:
+    """Vectors of ``texts``; with a cache, each group of texts (one report's) is read back
+    when it was embedded before, and only new or changed groups are encoded."""
+    groups = groups if groups is not None else [""] * len(texts)
+    cache = cache or VectorCache(None, "")
+    done = 0
+
+    def batched(chunk: list[str]) -> np.ndarray:
+        nonlocal done
+        parts = []
+        for start in range(0, len(chunk), batch_size):
+            parts.append(encode(chunk[start : start + batch_size]))
+            progress(stage, done + min(start + batch_size, len(chunk)), len(texts))
+        return np.vstack(parts)
+
     parts = []
-    for start in range(0, len(texts), batch_size):
-        parts.append(encode(list(texts[start : start + batch_size])))
-        progress(stage, min(start + batch_size, len(texts)), len(texts))
+    start = 0
+    while start < len(texts):
+        end = start
+        while end < len(texts) and groups[end] == groups[start]:
+            end += 1
+        parts.append(cache.encode(batched, texts[start:end]))
+        done = end
+        progress(stage, done, len(texts))
+        start = end
     return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
 
 
@@ -118,16 +141,20 @@ def build_index(
     tokenizer: Tokenizer | None = None,
     progress: Progress = _no_progress,
     onnx: dict[str, str] | None = None,
+    vector_cache: Path | None = None,
 ) -> dict[str, Any]:
-    """Parse ``corpus`` and build a complete index, then point ``index_dir`` at it atomically.
+    """Parse every report of ``corpus`` and build a complete index, then point ``index_dir`` at it atomically.
 
     ``index_dir`` is a symlink to a sibling build directory; the new build is written in a
     fresh directory and the link is replaced with one rename, so a failed or killed build
     leaves the previous index untouched. ``onnx`` records the exported query models'
-    fingerprints (precision -> sha256). Returns the manifest.
+    fingerprints (precision -> sha256). ``vector_cache`` is a folder where passage vectors
+    are kept by content hash, so that a rebuild embeds only the reports that changed.
+    Returns the manifest.
     """
     started = time.perf_counter()
-    measures = parse_report_file(corpus)
+    reports = read_corpus(corpus)
+    measures = read_all_measures(reports)
     passages = split_passages(measures)
     tokenizer = tokenizer or Tokenizer()
     index_dir = Path(index_dir)
@@ -139,10 +166,12 @@ def build_index(
         build_dir = Path(
             tempfile.mkdtemp(prefix=f".{index_dir.name}-build-{os.getpid()}-", dir=parent)
         )
-        _write_build(build_dir, corpus, measures, passages, encoder, second, tokenizer, progress)
+        _write_build(
+            build_dir, measures, passages, encoder, second, tokenizer, progress, vector_cache
+        )
         identity = expected_identity(corpus, encoder, second, onnx)
         manifest = _write_manifest(
-            build_dir, identity, corpus, measures, passages, time.perf_counter() - started
+            build_dir, identity, corpus, reports, measures, passages, time.perf_counter() - started
         )
         final_dir = parent / f"{index_dir.name}-{manifest['build_id']}"
         os.replace(build_dir, final_dir)
@@ -160,13 +189,13 @@ def build_index(
 
 def _write_build(
     build_dir: Path,
-    corpus: Path,
     measures: list[Measure],
     passages: list[Passage],
     encoder: Encoder,
     second: Encoder | None,
     tokenizer: Tokenizer,
     progress: Progress,
+    vector_cache: Path | None = None,
 ) -> None:
     import bm25s
 
@@ -179,20 +208,28 @@ def _write_build(
     )
     passage_texts = [p.text for p in passages]
     whole_texts = [measure_text(m) for m in measures]
+    passage_groups = [p.report for p in passages]
+    measure_groups = [m.report for m in measures]
 
-    vectors = _encode_in_batches(encoder.encode_passages, passage_texts, "embed passages", progress)
-    _write_faiss(build_dir / DENSE_PASSAGES, vectors)
-    vectors = _encode_in_batches(encoder.encode_passages, whole_texts, "embed measures", progress)
-    _write_faiss(build_dir / DENSE_MEASURES, vectors)
-    if second is not None:
-        vectors = _encode_in_batches(
-            second.encode_passages, passage_texts, "embed passages (2nd model)", progress
-        )
-        _write_faiss(build_dir / SECOND_PASSAGES, vectors)
-        vectors = _encode_in_batches(
-            second.encode_passages, whole_texts, "embed measures (2nd model)", progress
-        )
-        _write_faiss(build_dir / SECOND_MEASURES, vectors)
+    for model, names, stage in (
+        (encoder, (DENSE_PASSAGES, DENSE_MEASURES), ""),
+        (second, (SECOND_PASSAGES, SECOND_MEASURES), " (2nd model)"),
+    ):
+        if model is None:
+            continue
+        cache = VectorCache(vector_cache, f"{model.name}:{model.fingerprint}")
+        for name, texts, groups, what in (
+            (names[0], passage_texts, passage_groups, "passages"),
+            (names[1], whole_texts, measure_groups, "measures"),
+        ):
+            vectors = _encode_in_batches(
+                model.encode_passages, texts, f"embed {what}{stage}", progress, 16, groups, cache
+            )
+            _write_faiss(build_dir / name, vectors)
+        if vector_cache is not None:
+            logger.info(
+                "%s: %d texts from the vector cache, %d embedded", model.name, cache.hits, cache.misses
+            )
 
     corpus_tokens = [tokenizer.tokenize(text) or ["\u3000"] for text in passage_texts]
     progress("tokenize", len(passages), len(passages))
@@ -217,6 +254,7 @@ def _write_manifest(
     build_dir: Path,
     identity: dict[str, Any],
     corpus: Path,
+    reports: list[CorpusReport],
     measures: list[Measure],
     passages: list[Passage],
     seconds: float,
@@ -233,6 +271,7 @@ def _write_manifest(
         "built_at": now.isoformat(timespec="seconds"),
         "build_seconds": round(seconds, 3),
         "corpus_file": corpus.name,
+        "reports": report_records(reports, measures),
         "counts": {"measures": len(measures), "passages": len(passages)},
         "files": files,
     }

@@ -44,3 +44,9 @@ class BuildError(ShisakuError):
     """The index could not be written (read-only target, full disk, …); nothing was swapped in."""
 
     code = "build_error"
+
+
+class ReportFileError(ShisakuError):
+    """A report file or report folder cannot be read (not a PDF, missing metadata, …)."""
+
+    code = "report_file_error"

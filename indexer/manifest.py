@@ -9,7 +9,9 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-SCHEMA_VERSION = 2  # 2: lexicon.json (English→Japanese terms from JMdict) in the index
+# 2: lexicon.json (English→Japanese terms from JMdict) in the index; 3: many reports (the
+# manifest lists them; measures and passages carry their report's id).
+SCHEMA_VERSION = 3
 MANIFEST = "manifest.json"
 MEASURES_FILE = "measures.json"
 PASSAGES_FILE = "passages.json"
@@ -49,6 +51,21 @@ class Counts(BaseModel):
     passages: int = Field(ge=1)
 
 
+class ReportRecord(BaseModel):
+    """One report of the index, as the manifest lists it (indexer.reports.ReportMeta plus
+    its source checksum and its number of measures)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: str = Field(min_length=1)
+    series: str = Field(min_length=1)
+    title: str = Field(min_length=1)
+    date: str
+    edition: int = Field(ge=1)
+    source_sha256: str = Field(min_length=64, max_length=64)
+    measures: int = Field(ge=1)
+
+
 class Manifest(BaseModel):
     """What ``manifest.json`` must hold; anything else in it is kept but not required."""
 
@@ -61,6 +78,7 @@ class Manifest(BaseModel):
     build_id: str = Field(min_length=1)
     built_at: str
     counts: Counts
+    reports: list[ReportRecord] = Field(min_length=1)
     files: dict[str, str] = Field(min_length=1)
 
 
@@ -132,10 +150,13 @@ def encoder_record(
 def expected_identity(
     corpus: Path, encoder: Model, second: Model | None, onnx: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    """What a manifest must say for an index to be current for this corpus and these models."""
+    """What a manifest must say for an index to be current for this corpus (its reports'
+    metadata and sources) and these models."""
+    from indexer.reports import corpus_fingerprint, read_corpus
+
     return {
         "schema_version": SCHEMA_VERSION,
-        "corpus_sha256": sha256_file(corpus),
+        "corpus_sha256": corpus_fingerprint(read_corpus(corpus)),
         "dense_model": encoder_record(encoder, onnx),
         "second_model": encoder_record(second),
     }

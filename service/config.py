@@ -18,7 +18,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SHISAKU_", extra="ignore", frozen=True)
 
-    corpus: Path = Path("data/isa-7th-roundtable-measures-status.txt")
+    # A folder of report folders (data/reports/<id>/report.json + source), one report folder,
+    # or one report file (.txt or .pdf).
+    corpus: Path = Path("data/reports")
+    # Passage vectors by content hash: a rebuild re-embeds only the reports that changed.
+    vector_cache: Path = Path("var/cache/vectors")
     index_dir: Path = Path("var/index")
     model_cache: Path = Path("var/models")
     embedding_model: str = DEFAULT_MODEL

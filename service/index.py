@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import numpy as np
 from indexer import manifest as layout
 from indexer.embed import Encoder
 from indexer.records import Measure, Passage
+from indexer.reports import latest_editions
 from service.errors import IndexError_, NotFound
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,11 @@ class LoadedIndex:
     second_passages: Any | None
     second_measures: Any | None
     bm25: Any  # bm25s.BM25
+    reports: dict[str, layout.ReportRecord] = field(default_factory=dict)  # by id, in order
+    latest: frozenset[str] = frozenset()  # the latest edition of each series
+
+    def report_of(self, measure: Measure) -> layout.ReportRecord | None:
+        return self.reports.get(measure.report)
 
 
 def _fail(path: Path, problem: str) -> IndexError_:
@@ -141,8 +147,12 @@ def load_index(
             Passage(**item)
             for item in json.loads((path / layout.PASSAGES_FILE).read_text(encoding="utf-8"))
         )
-        rows = {m.number: row for row, m in enumerate(measures)}
-        passage_measure = np.array([rows[p.measure] for p in passages], dtype=np.int64)
+        rows = {m.key: row for row, m in enumerate(measures)}
+        passage_measure = np.array([rows[p.measure_key] for p in passages], dtype=np.int64)
+        reports = {
+            record.id: record
+            for record in (layout.ReportRecord.model_validate(r) for r in manifest["reports"])
+        }
 
         def read(name: str) -> Any:
             return faiss.read_index(str(path / name))
@@ -159,6 +169,8 @@ def load_index(
             second_passages=read(layout.SECOND_PASSAGES) if has_second else None,
             second_measures=read(layout.SECOND_MEASURES) if has_second else None,
             bm25=bm25s.BM25.load(str(path / layout.BM25_DIR)),
+            reports=reports,
+            latest=latest_editions(reports.values()),
         )
     except Exception as exc:  # any unreadable file: one line naming the index, never a trace
         raise _fail(path, f"could not be read ({type(exc).__name__}: {exc})") from exc

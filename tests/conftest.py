@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT / "data" / "isa-7th-roundtable-measures-status.txt"
+CORPUS = ROOT / "data" / "reports"  # the default corpus: today's report with its metadata
 MODEL_CACHE = Path(os.environ.get("SHISAKU_MODEL_CACHE", ROOT / "var" / "models"))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

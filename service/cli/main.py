@@ -45,13 +45,12 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     from indexer.build import build_index, check_writable
     from indexer.manifest import expected_identity, is_current
-    from indexer.parse import parse_report_file
+    from indexer.reports import read_all_measures, read_corpus
     from service.engine import load_index_encoders
 
     settings = settings_from(args)
-    if not Path(settings.corpus).is_file():
-        raise ShisakuError(f"corpus file {settings.corpus} not found (set SHISAKU_CORPUS)")
-    parse_report_file(Path(settings.corpus))  # a malformed report fails before models load
+    # A missing corpus or a malformed report fails before the models load.
+    read_all_measures(read_corpus(Path(settings.corpus)))
     check_writable(Path(settings.index_dir))  # so does a target that cannot be written
     models = load_index_encoders(settings)  # prepares the model and its ONNX export
     identity = expected_identity(Path(settings.corpus), models.encoder, models.second, models.onnx)
@@ -75,6 +74,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         models.second,
         progress=progress,
         onnx=models.onnx,
+        vector_cache=Path(settings.vector_cache),
     )
     counts = manifest["counts"]
     print(
