@@ -200,6 +200,29 @@ def read_measures(path: Path) -> tuple[Measure, ...]:
         raise _fail(path, f"could not be read ({type(exc).__name__}: {exc})") from exc
 
 
+@dataclass(frozen=True)
+class Catalogue:
+    """The measures and reports of an index, read without any model (measures, diff, history)."""
+
+    measures: tuple[Measure, ...]
+    reports: dict[str, layout.ReportRecord]
+    latest: frozenset[str]
+
+
+def read_catalogue(path: Path) -> Catalogue:
+    """The measures and the reports of the index at ``path`` (manifest and checksums verified)."""
+    path = Path(path)
+    manifest = check_manifest(path)
+    try:
+        items = json.loads((path / layout.MEASURES_FILE).read_text(encoding="utf-8"))
+        measures = tuple(Measure(**item) for item in items)
+        records = [layout.ReportRecord.model_validate(r) for r in manifest["reports"]]
+    except Exception as exc:  # unreadable: one line naming the index, never a trace
+        raise _fail(path, f"could not be read ({type(exc).__name__}: {exc})") from exc
+    reports = {r.id: r for r in records}
+    return Catalogue(measures, reports, latest_editions(records))
+
+
 def measure_numbered(measures: Sequence[Measure], number: int) -> Measure:
     """The measure numbered ``number``; NotFound naming the numbers there are."""
     for measure in measures:
