@@ -86,7 +86,7 @@ def extract_pdf_text(path: Path) -> PdfText:
     except Exception as exc:  # pypdf raises many kinds of exceptions on a malformed file
         logger.debug("pypdf failed on %s", source, exc_info=True)
         raise ReportFileError(
-            f"cannot read the PDF (damaged or not a PDF): {type(exc).__name__}: {exc}",
+            f"cannot read the PDF; it may be damaged or incomplete ({type(exc).__name__}: {exc})",
             source=source,
         ) from None
 
