@@ -173,3 +173,12 @@ def test_a_pdf_without_text_is_a_report_file_error(tmp_path: Path) -> None:
     canvas.save()
     with pytest.raises(ReportFileError, match="no text"):
         extract_pdf_text(path)
+
+
+def test_page_breaks_inside_paragraphs_change_nothing(
+    report_text: str, measures: list[Measure], tmp_path: Path
+) -> None:
+    # 20 lines a page: most measures run over several pages, each under the repeated headers.
+    pdf = write_report_pdf(report_text, tmp_path / "short-pages.pdf", lines_per_page=20)
+    assert extract_pdf_text(pdf).pages > 60
+    assert parse_report_pdf(pdf) == measures
