@@ -228,7 +228,10 @@ def _write_build(
             _write_faiss(build_dir / name, vectors)
         if vector_cache is not None:
             logger.info(
-                "%s: %d texts from the vector cache, %d embedded", model.name, cache.hits, cache.misses
+                "%s: %d texts from the vector cache, %d embedded",
+                model.name,
+                cache.hits,
+                cache.misses,
             )
 
     corpus_tokens = [tokenizer.tokenize(text) or ["\u3000"] for text in passage_texts]

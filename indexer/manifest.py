@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from indexer.checksum import sha256_file
+
+__all__ = ["sha256_file"]  # the one checksum of the index's files, re-exported
 
 # 2: lexicon.json (English→Japanese terms from JMdict) in the index; 3: many reports (the
 # manifest lists them; measures and passages carry their report's id).
@@ -21,17 +24,6 @@ SECOND_PASSAGES = "second_passages.faiss"
 SECOND_MEASURES = "second_measures.faiss"
 BM25_DIR = "bm25"
 LEXICON_FILE = "lexicon.json"
-
-_HASH_BLOCK = 1 << 20
-
-
-def sha256_file(path: Path) -> str:
-    """The sha256 of one file, read in blocks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(_HASH_BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class ModelRecord(BaseModel):

@@ -18,8 +18,8 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from indexer.checksum import sha256_file
 from indexer.errors import ReportFileError
-from indexer.manifest import sha256_file
 from indexer.records import Measure
 
 logger = logging.getLogger(__name__)
@@ -207,7 +207,7 @@ def report_records(
 
 def _title_of(measures_text: str, fallback: str) -> str:
     """The report's title from its repeated page header, else ``fallback``."""
-    lines = [line.strip() for line in measures_text.splitlines()[:40]]
+    lines = [line.strip() for line in measures_text.splitlines()[:40] if line.strip()]
     for i, line in enumerate(lines):
         if line.endswith("施策の実施状況"):
             before = lines[i - 1] if i and lines[i - 1].endswith("策定後に") else ""
@@ -243,7 +243,9 @@ def add_report(
     if suffix not in SOURCE_SUFFIXES:
         raise ReportFileError(f"{file} is not a .txt or .pdf file")
     reports_dir = Path(reports_dir)
-    existing = read_corpus(reports_dir) if reports_dir.is_dir() and any(reports_dir.iterdir()) else []
+    existing = (
+        read_corpus(reports_dir) if reports_dir.is_dir() and any(reports_dir.iterdir()) else []
+    )
     checksum = sha256_file(file)
     for report in existing:
         if sha256_file(report.source) == checksum:
@@ -254,7 +256,12 @@ def add_report(
     )
     measures = read_measures(probe)  # raises before anything is written
     if title is None:
-        text = "" if suffix == ".pdf" else file.read_text(encoding="utf-8", errors="replace")
+        if suffix == ".pdf":
+            from indexer.pdf_text import extract_pdf_text
+
+            text = extract_pdf_text(file).text
+        else:
+            text = file.read_text(encoding="utf-8", errors="replace")
         title = _title_of(text, file.stem)
     same_title = [r.meta for r in existing if r.meta.title == title]
     if series is None:
@@ -262,6 +269,10 @@ def add_report(
     in_series = [r.meta for r in existing if r.meta.series == series]
     if edition is None:
         edition = max((m.edition for m in in_series), default=0) + 1
+    if in_series:  # a new edition keeps its series' publisher and terms unless told otherwise
+        previous = max(in_series, key=edition_order)
+        issuer = issuer or previous.issuer
+        licence = licence or previous.licence
     notes = ""
     if date is None:
         date = (today or Date.today()).isoformat()

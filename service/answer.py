@@ -15,16 +15,21 @@ import re
 import time
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, get_args
 
 from indexer.passages import cited_footnotes, footnote_spans, sentence_spans
 from indexer.records import STATUS_EN, Field, Measure
 from service.answerability import Decision, decide, read_features
 from service.errors import GenerativeUnavailable, InvalidRequest
-from service.history import ChangeAnswer, answer_change_question, read_change_question
+from service.history import (
+    ChangeAnswer,
+    answer_change_question,
+    changes_between,
+    read_change_question,
+)
 from service.llm import ChatClient, ChatMessage, LLMError
-from service.search import MeasureHit, SearchEngine, SearchOutcome, validate_k
+from service.search import MeasureHit, PassageHit, SearchEngine, SearchOutcome, validate_k
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +65,7 @@ class Answer:
     took_ms: float
     decision: Decision
     warning: str | None = None
+    whole_is_direct: bool = False  # every line answers directly (a list of status changes)
 
 
 MAX_MEASURES_CITED = 3  # an extractive answer quotes at most this many measures
@@ -287,7 +293,9 @@ def compose_generative(
 ) -> tuple[str, list[Citation], str | None]:
     """Ask the model; keep citations of retrieved measures only. Raises LLMError."""
     text = llm.complete(build_messages(question, outcome))
-    context = _context_spans(outcome)
+    context: dict[int, list[Citation]] = {}  # by number: the best-ranked edition's passages
+    for key, spans in _context_spans(outcome).items():
+        context.setdefault(key[1], spans)
     cited: list[int] = []
     dropped: list[int] = []
 
@@ -345,11 +353,11 @@ def retrieve(
 ) -> Retrieved:
     """Search and decide answerability (the first half of answering, used by streaming)."""
     k = validate_k(k, MAX_ASK_K)
-    scope = {"reports": reports, "editions": editions}
-    outcome = engine.search(question, k=k, statuses=statuses, **scope)
+    outcome = engine.search(question, k=k, statuses=statuses, reports=reports, editions=editions)
     unfiltered = None
     if statuses and not outcome.signals.intent.status_only:
-        unfiltered = engine.search(question, k=k, **scope)  # the vectors are cached: cheap
+        # the query's vectors are cached: cheap
+        unfiltered = engine.search(question, k=k, reports=reports, editions=editions)
     decision = decide(read_features(engine, outcome.query, outcome, unfiltered))
     logger.debug("answerability of %r: %s", question, decision)
     change = None
@@ -358,13 +366,42 @@ def retrieve(
         index = engine.index
         reports_in = {r: index.reports[r] for r in reports} if reports else index.reports
         change = answer_change_question(index.measures, reports_in, asked)
+        if change is not None and change.changed:  # the results are the measures that moved
+            outcome = replace(outcome, results=_change_hits(engine, change))
     return Retrieved(outcome, decision, change)
 
 
-def _first_sentence(measure: Measure) -> Citation:
-    spans = sentence_spans(measure.explanation) or [(0, len(measure.explanation))]
+def change_citation(before: Measure, after: Measure) -> Citation:
+    """What to quote of a measure whose status changed: the first sentence its explanation
+    gained since the previous edition, else its first sentence."""
+    spans = sentence_spans(after.explanation) or [(0, len(after.explanation))]
+    added = {_plain(c.text) for c in changes_between(before, after) if c.kind == "added"}
+    for start, end in spans:
+        if _plain(after.explanation[start:end]) in added:
+            return citation(after, "explanation", start, end)
     start, end = spans[0]
-    return citation(measure, "explanation", start, end)
+    return citation(after, "explanation", start, end)
+
+
+def _plain(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def _change_hits(engine: SearchEngine, change: ChangeAnswer) -> tuple[MeasureHit, ...]:
+    """The measures that changed, as results, each with the passage quoted."""
+    hits = []
+    for before, after in change.changed:
+        cited = change_citation(before, after)
+        passages = [
+            PassageHit(p, 0.0)
+            for p in engine.index.passages
+            if p.measure_key == after.key
+            and p.field == "explanation"
+            and p.start < cited.end
+            and cited.start < p.end
+        ]
+        hits.append(MeasureHit(after, 0.0, tuple(passages[:1])))
+    return tuple(hits)
 
 
 def compose_change(
@@ -394,21 +431,30 @@ def compose_change(
     lines, citations = [], []
     if language == "ja":
         what = f"{into_ja}になった" if into_ja else "実施状況が変わった"
-        lines.append(f"前回の報告（{old}）から今回の報告（{new}）までに{what}施策は"
-                     f"{len(change.changed)}件です。" if change.changed else
-                     f"前回の報告（{old}）から今回の報告（{new}）までに{what}施策はありません。")
+        lines.append(
+            f"前回の報告（{old}）から今回の報告（{new}）までに{what}施策は"
+            f"{len(change.changed)}件です。"
+            if change.changed
+            else f"前回の報告（{old}）から今回の報告（{new}）までに{what}施策はありません。"
+        )
     else:
         what = f"moved to {into_en}" if into_en else "changed status"
         lines.append(
             f"Between the report of {old} and the report of {new}, "
-            + (f"{len(change.changed)} measure(s) {what}:" if change.changed else f"no measure {what}.")
+            + (
+                f"{len(change.changed)} measure(s) {what}:"
+                if change.changed
+                else f"no measure {what}."
+            )
         )
     for before, after in change.changed:
-        cited = _first_sentence(after)
+        cited = change_citation(before, after)
         citations.append(cited)
         quote = " ".join(cited.quote.split())
         if language == "ja":
-            lines.append(f"施策{after.number}：{before.status} → {after.status}。{quote}［施策{after.number}］")
+            lines.append(
+                f"施策{after.number}：{before.status} → {after.status}。{quote}［施策{after.number}］"
+            )
         else:
             lines.append(
                 f"Measure {after.number}: {before.status_en} → {after.status_en}. The report "
@@ -430,6 +476,7 @@ def compose(
     """Turn retrieved results into an answer (the second half of answering); a question
     about status changes is answered from the editions' history (``change``)."""
     warning = None
+    whole = False
     used: Mode = mode
     asked = read_change_question(outcome.query) if change is not None else None
     if change is not None and asked is not None:
@@ -437,6 +484,7 @@ def compose(
         text, citations = compose_change(change, asked.into, language, reports or {})
         answerable = change.old is not None
         used = "extractive"
+        whole = True
     elif not decision.answerable or not outcome.results:
         text, citations = refusal_text(outcome.signals.language), list[Citation]()
         closest = decision.features.closest_unfiltered
@@ -465,6 +513,7 @@ def compose(
         took_ms=round((time.perf_counter() - started) * 1000, 2),
         decision=decision,
         warning=warning,
+        whole_is_direct=whole,
     )
 
 

@@ -115,7 +115,9 @@ def match_editions(old: Sequence[Measure], new: Sequence[Measure]) -> list[tuple
     return pairs
 
 
-def diff_reports(old_id: str, old: Sequence[Measure], new_id: str, new: Sequence[Measure]) -> ReportDiff:
+def diff_reports(
+    old_id: str, old: Sequence[Measure], new_id: str, new: Sequence[Measure]
+) -> ReportDiff:
     """The measures whose status changed, whose explanation changed, and those added or removed."""
     pairs = match_editions(old, new)
     paired_old = {m.key for m, _ in pairs}
@@ -156,15 +158,17 @@ def measure_history(
             match = match_measure(current, by_report.get(order[i], []))
             if match is None:
                 break  # the measure is not in that edition; stop following it that way
-            found[order[i]] = current = match
+            found[order[i]] = match
+            current = match
     entries = []
     previous: Measure | None = None
     for report_id in order:
-        m = found.get(report_id)
-        if m is None:
+        edition = found.get(report_id)
+        if edition is None:
             continue
-        entries.append(HistoryEntry(m, () if previous is None else changes_between(previous, m)))
-        previous = m
+        changes = () if previous is None else changes_between(previous, edition)
+        entries.append(HistoryEntry(edition, changes))
+        previous = edition
     return MeasureHistory(number=measure.number, series=series, entries=tuple(entries))
 
 

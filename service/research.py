@@ -150,9 +150,7 @@ def _compounds(tokenizer: Tokenizer, text: str) -> list[str]:
     return [c for c in found if 2 <= len(c) <= TITLE_CHARS and c not in skip and not c.isdigit()]
 
 
-def short_titles(
-    measures: Sequence[Measure], tokenizer: Tokenizer
-) -> dict[tuple[str, int], str]:
+def short_titles(measures: Sequence[Measure], tokenizer: Tokenizer) -> dict[tuple[str, int], str]:
     """A short title per measure: the compound noun of its target (counted thrice) and
     explanation that is most frequent there and rarest in the other measures (TF-IDF, longer
     names preferred), each title used once."""

@@ -7,8 +7,8 @@ and an example, shown in the OpenAPI document (``/docs``, ``/redoc``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
@@ -19,8 +19,8 @@ from indexer.records import Status as StatusName
 from indexer.records import StatusName as StatusInput
 from service.answer import DEFAULT_ASK_K, MAX_ASK_K, Answer, Mode, direct_end
 from service.config import Settings
-from service.relevance import Relevance
 from service.history import MeasureHistory
+from service.relevance import Relevance
 from service.search import Editions, MeasureHit, SearchOutcome
 from service.views import OutcomeView
 
@@ -268,9 +268,7 @@ class SimilarResponse(BaseModel):
         number: int | None = None,
         reports: Mapping[str, Any] | None = None,
     ) -> SimilarResponse:
-        return cls(
-            number=number, results=[SimilarMeasure.of_pair(m, s, reports) for m, s in pairs]
-        )
+        return cls(number=number, results=[SimilarMeasure.of_pair(m, s, reports) for m, s in pairs])
 
 
 class ModelInfo(BaseModel):
@@ -370,7 +368,7 @@ class AskResponse(BaseModel):
             question=answer.question,
             answerable=answer.answerable,
             answer=answer.text,
-            direct_end=direct_end(answer.text),
+            direct_end=len(answer.text) if answer.whole_is_direct else direct_end(answer.text),
             citations=[
                 CitationOut(
                     number=c.number,
@@ -400,7 +398,9 @@ class ReportInfo(ReportOut):
     licence: str = _described("its licence or terms of use", "政府標準利用規約（第2.0版）")
     measures: int = _described("how many measures it holds", 33)
     source_sha256: str = _described("checksum of its source file", "e80a532d…")
-    latest: bool = _described("true for the latest edition of its series (searched by default)", True)
+    latest: bool = _described(
+        "true for the latest edition of its series (searched by default)", True
+    )
 
     @classmethod
     def of_record(cls, record: Any, latest: bool) -> ReportInfo:
@@ -445,7 +445,9 @@ class HistoryEntryOut(BaseModel):
 class HistoryResponse(BaseModel):
     number: int = _described("the measure asked about", 7)
     series: str = _described("the report series followed", "isa-7th-roundtable-status")
-    history: list[HistoryEntryOut] = _described("one entry per edition that has it, oldest first", [])
+    history: list[HistoryEntryOut] = _described(
+        "one entry per edition that has it, oldest first", []
+    )
 
     @classmethod
     def of(cls, history: MeasureHistory, reports: Mapping[str, Any]) -> HistoryResponse:

@@ -480,15 +480,16 @@ class SearchEngine:
     def validate_scope(self, reports: Sequence[str] | None, editions: str = "latest") -> Scope:
         """The scope of a search; InvalidRequest names an unknown report or editions value."""
         if editions not in EDITIONS:
-            raise InvalidRequest(f"editions must be one of {', '.join(EDITIONS)} (got {editions!r})")
+            raise InvalidRequest(
+                f"editions must be one of {', '.join(EDITIONS)} (got {editions!r})"
+            )
         names = tuple(dict.fromkeys(r.strip() for r in reports or () if r and r.strip()))
         unknown = [r for r in names if r not in self.index.reports]
         if unknown:
             raise InvalidRequest(
-                f"unknown report {unknown[0]!r}; the index holds "
-                + ", ".join(self.index.reports)
+                f"unknown report {unknown[0]!r}; the index holds " + ", ".join(self.index.reports)
             )
-        return Scope(names, editions)  # type: ignore[arg-type]
+        return Scope(names, editions)
 
     def scope_reports(self, scope: Scope) -> frozenset[str] | None:
         """The report ids a scope covers; None when it is every report of the index."""

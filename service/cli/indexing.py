@@ -8,7 +8,9 @@ from typing import Any
 from service.config import Settings
 
 
-def rebuild_index(settings: Settings, quiet: bool = False, if_stale: bool = False) -> dict[str, Any] | None:
+def rebuild_index(
+    settings: Settings, quiet: bool = False, if_stale: bool = False
+) -> dict[str, Any] | None:
     """Build the index of ``settings.corpus`` into ``settings.index_dir`` (atomically); None
     when ``if_stale`` and the index is current. A missing corpus, a malformed report or a
     target that cannot be written fails before any model loads."""

@@ -111,7 +111,12 @@ def cmd_diff(args: argparse.Namespace) -> int:
                     "old": diff.old,
                     "new": diff.new,
                     "status_changed": [
-                        {"number": b.number, "old_number": a.number, "from": a.status, "to": b.status}
+                        {
+                            "number": b.number,
+                            "old_number": a.number,
+                            "from": a.status,
+                            "to": b.status,
+                        }
                         for a, b in diff.status_changed
                     ],
                     "text_changed": [b.number for _, b in diff.text_changed],
@@ -129,19 +134,24 @@ def cmd_diff(args: argparse.Namespace) -> int:
         out.print("no measure changed")
         return 0
     if diff.status_changed:
-        grid = table("No.", "was", "now", "recommended measure", right=("No.",), rest="recommended measure")
+        grid = table(
+            "No.", "was", "now", "recommended measure", right=("No.",), rest="recommended measure"
+        )
         for a, b in diff.status_changed:
             number = str(b.number) if a.number == b.number else f"{b.number} (was {a.number})"
-            grid.add_row(number, status_text(a.status), status_text(b.status), " ".join(b.target.split()))
+            grid.add_row(
+                number, status_text(a.status), status_text(b.status), " ".join(b.target.split())
+            )
         out.print(f"\nstatus changed: {len(diff.status_changed)}")
         print_table(grid)
     for label, items in (("added", diff.added), ("removed", diff.removed)):
         if items:
             out.print(f"\n{label}: {len(items)}")
             for m in items:
-                out.print(Text(f"  施策{m.number} ").append_text(status_text(m.status)) + Text(
-                    "  " + " ".join(m.target.split())[:80]
-                ))
+                out.print(
+                    Text(f"  施策{m.number} ").append_text(status_text(m.status))
+                    + Text("  " + " ".join(m.target.split())[:80])
+                )
     if diff.text_changed:
         numbers = ", ".join(str(b.number) for _, b in diff.text_changed)
         out.print(f"\nexplanation reworded, same status: {numbers}")
@@ -182,7 +192,9 @@ def _pick_measure(
         newest = [m for m in candidates if m.report in latest]
         if len(newest) > 1:
             reports = ", ".join(m.report for m in newest)
-            raise InvalidRequest(f"measure {number} is in several reports ({reports}); use --report")
+            raise InvalidRequest(
+                f"measure {number} is in several reports ({reports}); use --report"
+            )
         candidates = newest or candidates
     if not candidates:
         where = f" in report {report}" if report else ""
