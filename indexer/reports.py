@@ -237,6 +237,13 @@ def add_report(
     not at all (written aside, then renamed).
     """
     file = Path(file)
+    for name, value, pattern, form in (
+        ("date", date, _DATE_PATTERN, "YYYY, YYYY-MM or YYYY-MM-DD"),
+        ("id", report_id, _ID_PATTERN, "lower-case letters, digits, '.', '_' and '-'"),
+        ("series", series, _ID_PATTERN, "lower-case letters, digits, '.', '_' and '-'"),
+    ):
+        if value is not None and not re.match(pattern, value):
+            raise ReportFileError(f"the report's {name} must be {form} (got {value!r})")
     if not file.is_file():
         raise ReportFileError(f"{file} not found")
     suffix = file.suffix.lower()
@@ -299,7 +306,7 @@ def add_report(
         )
     except ValidationError as exc:
         error = exc.errors()[0]
-        raise ReportFileError(f"--{error['loc'][0]}: {error['msg']}") from None
+        raise ReportFileError(f"the report's {error['loc'][0]}: {error['msg']}") from None
     _write_report_folder(reports_dir, meta, file)
     logger.info("added report %s (%d measures) to %s", meta.id, len(measures), reports_dir)
     return meta

@@ -89,6 +89,11 @@ def _measures_of(name: str, index_dir: Path) -> tuple[str, list[Measure]]:
     path = Path(name)
     if path.is_file():
         return path.name, read_measures(read_corpus(path)[0])
+    if not index_dir.exists():
+        raise InvalidRequest(
+            f"{name!r} is not a file, and there is no index at {index_dir} to look up report "
+            "ids in; give two report files or build the index with `shisaku index`"
+        )
     catalogue = read_catalogue(index_dir)
     if name not in catalogue.reports:
         raise InvalidRequest(
