@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import time
 from pathlib import Path
 
+import httpx
 import pytest
-from conftest import ROOT, run_cli
+from conftest import ROOT, free_port, run_cli, server_env, start_server, stop_server
 from pdf_fixtures import (
     REPORT_TEXT,
     second_edition_text,
@@ -23,9 +26,7 @@ def home(tmp_path: Path, fake_settings) -> tuple[Path, object]:
     """A copy of the default corpus, and settings pointing at it (no index built)."""
     corpus = tmp_path / "reports"
     shutil.copytree(ROOT / "data" / "reports", corpus)
-    settings = fake_settings.model_copy(
-        update={"corpus": corpus, "index_dir": tmp_path / "index"}
-    )
+    settings = fake_settings.model_copy(update={"corpus": corpus, "index_dir": tmp_path / "index"})
     return corpus, settings
 
 
@@ -74,19 +75,43 @@ def test_diff_of_an_unknown_name_exits_2(home) -> None:
 
 
 @pytest.mark.slow
-def test_add_then_reports_history_and_diff_by_id(settings, tmp_path) -> None:
-    """The real thing: add a PDF edition (the index is rebuilt with the real models), then
-    list the reports, follow a measure's history and diff the editions by id."""
+def test_add_then_reload_reports_history_and_diff(settings, tmp_path) -> None:
+    """The real thing: a server over today's report; `shisaku add` a PDF edition (the index
+    is rebuilt with the real models); SIGHUP swaps it in; then the reports, a measure's
+    history, the diff by id and the default scope, as a user sees them."""
     corpus = tmp_path / "reports"
     shutil.copytree(ROOT / "data" / "reports", corpus)
     real = settings.model_copy(update={"corpus": corpus, "index_dir": tmp_path / "index"})
     env: dict[str, str] = {}  # the shared vector cache: only the new edition is embedded
-    pdf = write_report_pdf(
-        second_edition_text(REPORT_TEXT.read_text(encoding="utf-8")), tmp_path / "second.pdf"
-    )
-    added = run_cli(real, "add", str(pdf), "--date", "2025-06", "--quiet", env=env)
-    assert added.returncode == 0, added.stderr
-    assert f"added report {SECOND}" in added.stdout and "2 report(s), 66 measures" in added.stdout
+    built = run_cli(real, "index", "--quiet", env=env)
+    assert built.returncode == 0, built.stderr
+    port = free_port()
+    server = start_server(server_env(real), port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert len(httpx.get(url + "/reports", timeout=30).json()["reports"]) == 1
+        pdf = write_report_pdf(
+            second_edition_text(REPORT_TEXT.read_text(encoding="utf-8")), tmp_path / "second.pdf"
+        )
+        added = run_cli(real, "add", str(pdf), "--date", "2025-06", "--quiet", env=env)
+        assert added.returncode == 0, added.stderr
+        assert f"added report {SECOND}" in added.stdout
+        assert "2 report(s), 66 measures" in added.stdout
+        server.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 90
+        while len(httpx.get(url + "/reports", timeout=30).json()["reports"]) != 2:
+            assert time.monotonic() < deadline, "SIGHUP did not swap in the new index"
+            time.sleep(0.3)
+        top = httpx.get(url + "/search", params={"q": "手数料 クレジットカード"}, timeout=30)
+        first = top.json()["results"][0]
+        assert (first["number"], first["status"], first["report"]["id"]) == (3, "実施中", SECOND)
+        history = httpx.get(url + "/measures/3/history", timeout=30).json()["history"]
+        assert [(h["report"]["date"], h["status"]) for h in history] == [
+            ("2024", "検討中"),
+            ("2025-06", "実施中"),
+        ]
+    finally:
+        stop_server(server)
     assert json.loads((corpus / SECOND / "report.json").read_text("utf-8"))["edition"] == 2
 
     listed = json.loads(run_cli(real, "reports", "--json", env=env).stdout)["reports"]
@@ -94,18 +119,13 @@ def test_add_then_reports_history_and_diff_by_id(settings, tmp_path) -> None:
         ("isa-7th-roundtable-status-2024", False),
         (SECOND, True),
     ]
-    history = json.loads(run_cli(real, "history", "3", "--json", env=env).stdout)
-    assert [(h["report"]["date"], h["status"]) for h in history["history"]] == [
-        ("2024", "検討中"),
-        ("2025-06", "実施中"),
-    ]
-    assert history["history"][1]["changes"][0] == {"kind": "status", "text": "検討中 → 実施中"}
+    history_cli = json.loads(run_cli(real, "history", "3", "--json", env=env).stdout)
+    assert history_cli["history"][1]["changes"][0] == {
+        "kind": "status",
+        "text": "検討中 → 実施中",
+    }
     diff = run_cli(real, "diff", "isa-7th-roundtable-status-2024", SECOND, "--json", env=env)
     assert [c["number"] for c in json.loads(diff.stdout)["status_changed"]] == [1, 3, 20, 29]
-
-    found = run_cli(real, "search", "手数料 クレジットカード", "--json", env=env)
-    top = json.loads(found.stdout)["results"][0]
-    assert top["number"] == 3 and top["report"]["id"] == SECOND and top["status"] == "実施中"
     older = run_cli(
         real,
         "search",

@@ -18,8 +18,8 @@ from pdf_fixtures import (
 )
 
 from indexer.errors import ParseError, ReportFileError
-from indexer.records import Measure
 from indexer.passages import split_passages
+from indexer.records import Measure
 from indexer.reports import (
     METADATA_FILE,
     add_report,
@@ -278,7 +278,9 @@ def two_editions(tmp_path_factory: pytest.TempPathFactory, fake_encoder):
         vector_cache=home / "vectors",
     )
     counting = CountingEncoder(fake_encoder)
-    manifest = build_index(corpus, settings.index_dir, counting, None, vector_cache=home / "vectors")
+    manifest = build_index(
+        corpus, settings.index_dir, counting, None, vector_cache=home / "vectors"
+    )
     engine = load_engine(settings, encoders=(fake_encoder, None))
     return settings, engine, manifest, counting
 
@@ -289,6 +291,7 @@ class CountingEncoder:
     def __init__(self, inner) -> None:
         self.inner = inner
         self.name, self.dimension, self.fingerprint = inner.name, inner.dimension, inner.fingerprint
+        self.path = inner.path
         self.embedded = 0
 
     def encode_queries(self, texts):
