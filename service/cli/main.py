@@ -287,6 +287,10 @@ def cmd_info(args: argparse.Namespace) -> int:
             "path": str(index.path),
             "built_at": manifest.get("built_at"),
             "counts": manifest.get("counts"),
+            "reports": [
+                {"id": r.id, "title": r.title, "date": r.date, "latest": r.id in index.latest}
+                for r in index.reports.values()
+            ],
         },
     }
     print(json.dumps(info, ensure_ascii=False, indent=2))
