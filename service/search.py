@@ -478,7 +478,8 @@ class SearchEngine:
     # ---- reports ------------------------------------------------------------------------
 
     def validate_scope(self, reports: Sequence[str] | None, editions: str = "latest") -> Scope:
-        """The scope of a search; InvalidRequest names an unknown report or editions value."""
+        """The scope of a search; NotFound names an unknown report (with the ones there are),
+        InvalidRequest a bad editions value."""
         if editions not in EDITIONS:
             raise InvalidRequest(
                 f"editions must be one of {', '.join(EDITIONS)} (got {editions!r})"
@@ -486,7 +487,7 @@ class SearchEngine:
         names = tuple(dict.fromkeys(r.strip() for r in reports or () if r and r.strip()))
         unknown = [r for r in names if r not in self.index.reports]
         if unknown:
-            raise InvalidRequest(
+            raise NotFound(
                 f"unknown report {unknown[0]!r}; the index holds " + ", ".join(self.index.reports)
             )
         return Scope(names, editions)

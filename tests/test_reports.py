@@ -356,10 +356,10 @@ def test_search_covers_the_latest_edition_unless_told(two_editions) -> None:
 
 
 def test_an_unknown_report_or_editions_value_is_a_clear_error(two_editions) -> None:
-    from service.errors import InvalidRequest
+    from service.errors import InvalidRequest, NotFound
 
     _, engine, _, _ = two_editions
-    with pytest.raises(InvalidRequest, match=f"unknown report 'nope'.*{DEFAULT_REPORT}"):
+    with pytest.raises(NotFound, match=f"unknown report 'nope'.*{DEFAULT_REPORT}"):
         engine.search("難民", reports=["nope"])
     with pytest.raises(InvalidRequest, match="editions"):
         engine.search("難民", editions="newest")
