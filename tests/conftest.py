@@ -270,8 +270,9 @@ def two_edition_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     added to 4, one of 1 changed)."""
     import shutil
 
-    from indexer.reports import add_report
     from pdf_fixtures import second_edition_text
+
+    from indexer.reports import add_report
 
     home = tmp_path_factory.mktemp("two-editions")
     corpus = home / "reports"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from conftest import FIRST_EDITION_ID, SECOND_EDITION_ID
 from pdf_fixtures import SECOND_EDITION
 
