@@ -81,7 +81,7 @@ def test_editions_all_returns_measure_7_of_both_editions(two_edition_server_url:
     assert {r["report"]["date"] for r in sevens} == {"2024", "2025-06"}
 
 
-def test_unknown_report_is_a_422_json_error(two_edition_server_url: str) -> None:
+def test_unknown_report_is_a_404_json_error(two_edition_server_url: str) -> None:
     for response in (
         get(two_edition_server_url, "/search", q=SSW2_JA, report="no-such-report"),
         httpx.post(
@@ -90,10 +90,11 @@ def test_unknown_report_is_a_422_json_error(two_edition_server_url: str) -> None
             timeout=60,
         ),
     ):
-        assert response.status_code == 422, response.text
+        assert response.status_code == 404, response.text
         assert response.headers["content-type"].startswith("application/json")
         error = response.json()["error"]
-        assert error["code"] and "no-such-report" in error["message"]
+        assert error["code"] == "not_found" and "no-such-report" in error["message"]
+        assert "isa-7th-roundtable-status-2024" in error["message"]  # the ones there are
 
 
 def test_ask_what_became_implemented_this_year(two_edition_server_url: str) -> None:
