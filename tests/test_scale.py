@@ -129,7 +129,7 @@ def test_hnsw_index_is_recorded_searched_and_checked(tmp_path: Path, fake_encode
             model_cache=tmp_path / "no-models",
             glossary=root / "data" / "glossary" / "en_ja.tsv",
             second_encoder="none",
-            faiss_index=kind,  # type: ignore[arg-type]
+            faiss_index=kind,
             max_k=5,
         )
         manifest = build_index(
