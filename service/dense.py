@@ -31,13 +31,38 @@ def candidate_count(max_k: int) -> int:
     return max(MIN_CANDIDATES, 10 * max_k)
 
 
-def all_scores(index: Any, vector: np.ndarray) -> np.ndarray:
-    """Exact inner products of ``vector`` with every row of a flat index, in row order."""
-    n = index.ntotal
-    scores, ids = index.search(vector, n)
-    out = np.empty(n, dtype=np.float64)
-    out[ids[0]] = scores[0]
-    return out
+def flat_vectors(index: Any) -> np.ndarray | None:
+    """The (ntotal, d) float32 vectors a flat index holds, as a view (no copy); None for
+    other kinds of index."""
+    import faiss
+
+    if not isinstance(index, faiss.IndexFlat) or index.ntotal == 0:
+        return None
+    data = faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d)
+    return np.asarray(data).reshape(index.ntotal, index.d)
+
+
+def all_scores(index: Any, vector: np.ndarray, vectors: np.ndarray | None = None) -> np.ndarray:
+    """Exact inner products of ``vector`` with every row of a flat index, in row order,
+    computed over the index's own storage by FAISS's SIMD kernel on the calling thread
+    (``faiss.Index.search`` with k = every row also sorts them all and starts OpenMP threads:
+    several times slower at 13,000 rows on a busy 2-core machine; BENCHMARKS.md "Scale")."""
+    if vectors is None:
+        vectors = flat_vectors(index)
+    if vectors is None:
+        n = index.ntotal
+        scores, ids = index.search(vector, n)
+        out = np.empty(n, dtype=np.float64)
+        out[ids[0]] = scores[0]
+        return out
+    import faiss
+
+    query = np.ascontiguousarray(vector[0], dtype=np.float32)
+    out = np.empty(len(vectors), dtype=np.float32)
+    faiss.fvec_inner_products_ny(  # type: ignore[attr-defined]
+        faiss.swig_ptr(out), faiss.swig_ptr(query), faiss.swig_ptr(vectors), *vectors.shape[::-1]
+    )
+    return out.astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -76,6 +101,7 @@ class DenseScorer:
         self.approximate = is_approximate(index)
         self.candidates = min(candidates, index.ntotal)
         self.sample: Sample | None = None
+        self.vectors = None if self.approximate else flat_vectors(index)
         if self.approximate:
             index.hnsw.efSearch = max(self.candidates, 64)
             rows = np.arange(index.ntotal) if sample is None else np.asarray(sample)
@@ -84,7 +110,7 @@ class DenseScorer:
     def scores(self, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """A score for every row, and the sample's exact scores (None for an exact index)."""
         if self.sample is None:
-            return all_scores(self.index, vector), None
+            return all_scores(self.index, vector, self.vectors), None
         sampled = self.sample.scores(vector)
         found, ids = self.index.search(vector, self.candidates)
         keep = ids[0] >= 0
