@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     # throughput under concurrency (BENCHMARKS.md), so 1 by default.
     query_threads: int = Field(default=1, ge=1, le=64)
     # The FAISS indexes built by `shisaku index`: exact (every passage scored; the default,
-    # right up to ~10^5–10^6 passages per BENCHMARKS.md "Scale") or hnsw (an approximate
+    # right up to ~10^5 passages per BENCHMARKS.md "Scale") or hnsw (an approximate
     # graph: the top candidates only). The index records its kind; a mismatch is refused.
     faiss_index: Literal["exact", "hnsw"] = "exact"
 
