@@ -22,6 +22,9 @@ from indexer.manifest import (
     BM25_DIR,
     DENSE_MEASURES,
     DENSE_PASSAGES,
+    FAISS_KINDS,
+    HNSW_EF_CONSTRUCTION,
+    HNSW_M,
     LEXICON_FILE,
     MANIFEST,
     MEASURES_FILE,
@@ -87,10 +90,17 @@ def _encode_in_batches(
     return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
 
 
-def _write_faiss(path: Path, vectors: np.ndarray) -> None:
+def _write_faiss(path: Path, vectors: np.ndarray, kind: str = "exact") -> None:
+    """An exact inner-product index (``exact``) or an HNSW graph over the same vectors
+    (``hnsw``: approximate search; it keeps the vectors, so they can be read back)."""
     import faiss
 
-    index = faiss.IndexFlatIP(vectors.shape[1])
+    index: faiss.Index
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    else:
+        index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(vectors)
     faiss.write_index(index, str(path))
 
@@ -142,6 +152,7 @@ def build_index(
     progress: Progress = _no_progress,
     onnx: dict[str, str] | None = None,
     vector_cache: Path | None = None,
+    faiss_index: str = "exact",
 ) -> dict[str, Any]:
     """Parse every report of ``corpus`` and build a complete index, then point ``index_dir`` at it atomically.
 
@@ -150,8 +161,11 @@ def build_index(
     leaves the previous index untouched. ``onnx`` records the exported query models'
     fingerprints (precision -> sha256). ``vector_cache`` is a folder where passage vectors
     are kept by content hash, so that a rebuild embeds only the reports that changed.
-    Returns the manifest.
+    ``faiss_index`` is ``exact`` (flat inner product) or ``hnsw`` (approximate; recorded in
+    the manifest, and the service refuses an index of the other kind). Returns the manifest.
     """
+    if faiss_index not in FAISS_KINDS:
+        raise BuildError(f"unknown FAISS index kind {faiss_index!r}; use one of {FAISS_KINDS}")
     started = time.perf_counter()
     reports = read_corpus(corpus)
     measures = read_all_measures(reports)
@@ -167,9 +181,17 @@ def build_index(
             tempfile.mkdtemp(prefix=f".{index_dir.name}-build-{os.getpid()}-", dir=parent)
         )
         _write_build(
-            build_dir, measures, passages, encoder, second, tokenizer, progress, vector_cache
+            build_dir,
+            measures,
+            passages,
+            encoder,
+            second,
+            tokenizer,
+            progress,
+            vector_cache,
+            faiss_index,
         )
-        identity = expected_identity(corpus, encoder, second, onnx)
+        identity = expected_identity(corpus, encoder, second, onnx, faiss_index)
         manifest = _write_manifest(
             build_dir, identity, corpus, reports, measures, passages, time.perf_counter() - started
         )
@@ -196,6 +218,7 @@ def _write_build(
     tokenizer: Tokenizer,
     progress: Progress,
     vector_cache: Path | None = None,
+    faiss_index: str = "exact",
 ) -> None:
     import bm25s
 
@@ -225,7 +248,7 @@ def _write_build(
             vectors = _encode_in_batches(
                 model.encode_passages, texts, f"embed {what}{stage}", progress, 16, groups, cache
             )
-            _write_faiss(build_dir / name, vectors)
+            _write_faiss(build_dir / name, vectors, faiss_index)
         if vector_cache is not None:
             logger.info(
                 "%s: %d texts from the vector cache, %d embedded",

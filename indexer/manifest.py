@@ -23,6 +23,12 @@ DENSE_MEASURES = "dense_measures.faiss"
 SECOND_PASSAGES = "second_passages.faiss"
 SECOND_MEASURES = "second_measures.faiss"
 BM25_DIR = "bm25"
+# The FAISS indexes of the vectors: exact (flat inner product, every row scored) or an HNSW
+# graph (approximate top candidates; BENCHMARKS.md "Scale" says when it pays). A manifest
+# without "faiss_index" is an exact index.
+FAISS_KINDS = ("exact", "hnsw")
+HNSW_M = 32  # graph neighbours per vector
+HNSW_EF_CONSTRUCTION = 80
 LEXICON_FILE = "lexicon.json"
 
 
@@ -139,11 +145,28 @@ def encoder_record(
     return record
 
 
+def faiss_record(kind: str) -> dict[str, Any]:
+    """What the manifest says of the FAISS indexes' kind (and the HNSW graph's parameters)."""
+    if kind == "hnsw":
+        return {"kind": "hnsw", "M": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION}
+    return {"kind": "exact"}
+
+
+def faiss_kind(manifest: dict[str, Any]) -> str:
+    """The kind of FAISS index a manifest records (``exact`` when it says nothing)."""
+    record = manifest.get("faiss_index")
+    return str(record.get("kind", "exact")) if isinstance(record, dict) else "exact"
+
+
 def expected_identity(
-    corpus: Path, encoder: Model, second: Model | None, onnx: dict[str, str] | None = None
+    corpus: Path,
+    encoder: Model,
+    second: Model | None,
+    onnx: dict[str, str] | None = None,
+    faiss_index: str = "exact",
 ) -> dict[str, Any]:
     """What a manifest must say for an index to be current for this corpus (its reports'
-    metadata and sources) and these models."""
+    metadata and sources), these models and this kind of FAISS index."""
     from indexer.reports import corpus_fingerprint, read_corpus
 
     return {
@@ -151,6 +174,7 @@ def expected_identity(
         "corpus_sha256": corpus_fingerprint(read_corpus(corpus)),
         "dense_model": encoder_record(encoder, onnx),
         "second_model": encoder_record(second),
+        "faiss_index": faiss_record(faiss_index),
     }
 
 
@@ -158,4 +182,9 @@ def is_current(index_dir: Path, identity: dict[str, Any]) -> bool:
     manifest = read_manifest(index_dir)
     if manifest is None:
         return False
-    return all(manifest.get(key) == value for key, value in identity.items())
+    wanted = identity.get("faiss_index", faiss_record("exact"))
+    if faiss_kind(manifest) != wanted.get("kind", "exact"):
+        return False
+    return all(
+        manifest.get(key) == value for key, value in identity.items() if key != "faiss_index"
+    )

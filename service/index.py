@@ -116,6 +116,16 @@ def check_models(
             raise _fail(path, f"{key}: {problem}")
 
 
+def check_faiss_kind(path: Path, manifest: dict[str, Any], wanted: str) -> None:
+    """Refuse an index whose FAISS kind (exact or hnsw) is not the configured one."""
+    built = layout.faiss_kind(manifest)
+    if built != wanted:
+        raise IndexError_(
+            f"index at {path} was built with FAISS index {built!r} but SHISAKU_FAISS_INDEX is "
+            f"{wanted!r}; rebuild it with `shisaku index` (or set SHISAKU_FAISS_INDEX={built})"
+        )
+
+
 def _check_vectors(path: Path, name: str, index: Any, rows: int, dimension: int) -> None:
     if index.d != dimension:
         raise _fail(path, f"{name} holds {index.d}-d vectors but the model makes {dimension}-d")

@@ -19,8 +19,9 @@ from indexer.embed import Encoder
 from indexer.passages import footnote_links
 from indexer.records import STATUS_NAMES, Measure, Passage, parse_status
 from indexer.tokenize import Tokenizer
+from service.dense import DenseScorer, candidate_count, sample_rows
 from service.errors import InvalidRequest, NotFound, Overloaded, PayloadTooLarge
-from service.fusion import RawScores, Recipe, combine
+from service.fusion import RawScores, Recipe, SampleScores, combine
 from service.glossary import Glossary
 from service.index import LoadedIndex
 from service.intent import QueryIntent, read_intent
@@ -215,6 +216,22 @@ class SearchEngine:
         self.highlighter = highlighter
         self._rows = {m.key: row for row, m in enumerate(index.measures)}
         self._footnotes = footnote_links(index.measures, index.passages)
+        # Exact indexes score every row; HNSW ones their top candidates plus a fixed sample
+        # of measures (with their passages) scored exactly (service/dense.py).
+        candidates = candidate_count(max_k)
+        measures, passages, self._sample_groups = sample_rows(
+            index.passage_measure, len(index.measures)
+        )
+        self._scorers = {
+            name: DenseScorer(faiss_index, candidates, rows)
+            for name, faiss_index, rows in (
+                ("dense_passages", index.dense_passages, passages),
+                ("dense_measures", index.dense_measures, measures),
+                ("second_passages", index.second_passages, passages),
+                ("second_measures", index.second_measures, measures),
+            )
+            if faiss_index is not None
+        }
 
     # ---- query encoding -------------------------------------------------------------
 
@@ -277,12 +294,17 @@ class SearchEngine:
 
     # ---- scoring ----------------------------------------------------------------------
 
-    def _all_scores(self, faiss_index: Any, vector: np.ndarray) -> np.ndarray:
-        n = faiss_index.ntotal
-        scores, ids = faiss_index.search(vector, n)
-        out = np.empty(n, dtype=np.float64)
-        out[ids[0]] = scores[0]
-        return out
+    def _encoder_scores(
+        self, name: str, vector: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, SampleScores | None]:
+        """One encoder's (passage, whole-measure) scores of a query for every row, and the
+        exact sample's scores when its indexes are approximate."""
+        passages, passage_sample = self._scorers[f"{name}_passages"].scores(vector)
+        measures, measure_sample = self._scorers[f"{name}_measures"].scores(vector)
+        sample = None
+        if passage_sample is not None and measure_sample is not None:
+            sample = SampleScores(passage_sample, measure_sample, self._sample_groups)
+        return passages, measures, sample
 
     def _lexical_scores(self, text: str) -> np.ndarray:
         tokens = self.tokenizer.tokenize(text)
@@ -298,18 +320,20 @@ class SearchEngine:
         """Every raw signal of one query against the index (before fusion), and the plain BM25
         scores (without the lexicon's terms, for answerability)."""
         idx = self.index
-        second_p = second_m = None
+        second_p = second_m = second_sample = None
         if vectors.second is not None and idx.second_passages is not None:
-            second_p = self._all_scores(idx.second_passages, vectors.second)
-            second_m = self._all_scores(idx.second_measures, vectors.second)
+            second_p, second_m, second_sample = self._encoder_scores("second", vectors.second)
+        dense_p, dense_m, dense_sample = self._encoder_scores("dense", vectors.dense)
         lexical = self._lexical_scores(lexical_text)
         raw = RawScores(
-            dense_passages=self._all_scores(idx.dense_passages, vectors.dense),
-            dense_measures=self._all_scores(idx.dense_measures, vectors.dense),
+            dense_passages=dense_p,
+            dense_measures=dense_m,
             lexical_passages=self.cross.lexical(lexical, terms),
             second_passages=second_p,
             second_measures=second_m,
             extra_passages=self.cross.extra_signal(terms),
+            dense_sample=dense_sample,
+            second_sample=second_sample,
         )
         return raw, lexical
 
@@ -574,7 +598,7 @@ class SearchEngine:
         language = read_intent(text).language
         expanded = normalize_query(self.expand(text, language))
         vector = self.encode_queries([expanded], [normalize_query(text)])[0].dense
-        scores = self._all_scores(self.index.dense_measures, vector)
+        scores = self._scorers["dense_measures"].scores(vector)[0]
         allowed = set(self._scope_rows(scope))
         order = [r for r in np.argsort(-scores, kind="stable") if r in allowed][:k]
         return [(self.index.measures[r], round(float(scores[r]), 4)) for r in order]

@@ -24,7 +24,9 @@ def rebuild_index(
     read_all_measures(read_corpus(Path(settings.corpus)))
     check_writable(Path(settings.index_dir))
     models = load_index_encoders(settings)  # prepares the model and its ONNX export
-    identity = expected_identity(Path(settings.corpus), models.encoder, models.second, models.onnx)
+    identity = expected_identity(
+        Path(settings.corpus), models.encoder, models.second, models.onnx, settings.faiss_index
+    )
     if if_stale and is_current(Path(settings.index_dir), identity):
         return None
     bars: dict[str, Any] = {}
@@ -45,4 +47,5 @@ def rebuild_index(
         progress=progress,
         onnx=models.onnx,
         vector_cache=Path(settings.vector_cache),
+        faiss_index=settings.faiss_index,
     )
