@@ -28,7 +28,7 @@ STAGES = (
     ("e5 encode (onnxruntime)", ("_encode",), "service/query_encoder.py"),
     ("USE encode (numpy, on its own thread beside e5)", ("_encode",), "indexer/embed.py"),
     ("BM25 scores", ("get_scores",), "bm25s"),
-    ("FAISS scores", ("_all_scores",), "service/search.py"),
+    ("FAISS scores", ("_encoder_scores",), "service/search.py"),
     ("fusion", ("combine",), "service/fusion.py"),
     ("ranking and passages", ("_rank",), "service/search.py"),
     ("glossary and lexicon", ("expand", "prepare"), "service/"),

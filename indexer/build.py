@@ -22,6 +22,9 @@ from indexer.manifest import (
     BM25_DIR,
     DENSE_MEASURES,
     DENSE_PASSAGES,
+    FAISS_KINDS,
+    HNSW_EF_CONSTRUCTION,
+    HNSW_M,
     LEXICON_FILE,
     MANIFEST,
     MEASURES_FILE,
@@ -31,10 +34,11 @@ from indexer.manifest import (
     expected_identity,
     sha256_file,
 )
-from indexer.parse import parse_report_file
 from indexer.passages import split_passages
 from indexer.records import Measure, Passage
+from indexer.reports import CorpusReport, read_all_measures, read_corpus, report_records
 from indexer.tokenize import Tokenizer
+from indexer.vector_cache import VectorCache
 
 logger = logging.getLogger(__name__)
 
@@ -56,18 +60,47 @@ def _encode_in_batches(
     stage: str,
     progress: Progress,
     batch_size: int = 16,
+    groups: Sequence[str] | None = None,
+    cache: VectorCache | None = None,
 ) -> np.ndarray:
+    """Vectors of ``texts``; with a cache, each group of texts (one report's) is read back
+    when it was embedded before, and only new or changed groups are encoded."""
+    groups = groups if groups is not None else [""] * len(texts)
+    cache = cache or VectorCache(None, "")
+    done = 0
+
+    def batched(chunk: list[str]) -> np.ndarray:
+        nonlocal done
+        parts = []
+        for start in range(0, len(chunk), batch_size):
+            parts.append(encode(chunk[start : start + batch_size]))
+            progress(stage, done + min(start + batch_size, len(chunk)), len(texts))
+        return np.vstack(parts)
+
     parts = []
-    for start in range(0, len(texts), batch_size):
-        parts.append(encode(list(texts[start : start + batch_size])))
-        progress(stage, min(start + batch_size, len(texts)), len(texts))
+    start = 0
+    while start < len(texts):
+        end = start
+        while end < len(texts) and groups[end] == groups[start]:
+            end += 1
+        parts.append(cache.encode(batched, texts[start:end]))
+        done = end
+        progress(stage, done, len(texts))
+        start = end
     return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
 
 
-def _write_faiss(path: Path, vectors: np.ndarray) -> None:
+def _write_faiss(path: Path, vectors: np.ndarray, kind: str = "exact") -> None:
+    """An exact inner-product index (``exact``) or an HNSW graph over the same vectors
+    (``hnsw``: approximate search; it keeps the vectors, so they can be read back)."""
     import faiss
 
-    index = faiss.IndexFlatIP(vectors.shape[1])
+    index: faiss.Index
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    else:
+        index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(vectors)
     faiss.write_index(index, str(path))
 
@@ -118,16 +151,24 @@ def build_index(
     tokenizer: Tokenizer | None = None,
     progress: Progress = _no_progress,
     onnx: dict[str, str] | None = None,
+    vector_cache: Path | None = None,
+    faiss_index: str = "exact",
 ) -> dict[str, Any]:
-    """Parse ``corpus`` and build a complete index, then point ``index_dir`` at it atomically.
+    """Parse every report of ``corpus`` and build a complete index, then point ``index_dir`` at it atomically.
 
     ``index_dir`` is a symlink to a sibling build directory; the new build is written in a
     fresh directory and the link is replaced with one rename, so a failed or killed build
     leaves the previous index untouched. ``onnx`` records the exported query models'
-    fingerprints (precision -> sha256). Returns the manifest.
+    fingerprints (precision -> sha256). ``vector_cache`` is a folder where passage vectors
+    are kept by content hash, so that a rebuild embeds only the reports that changed.
+    ``faiss_index`` is ``exact`` (flat inner product) or ``hnsw`` (approximate; recorded in
+    the manifest, and the service refuses an index of the other kind). Returns the manifest.
     """
+    if faiss_index not in FAISS_KINDS:
+        raise BuildError(f"unknown FAISS index kind {faiss_index!r}; use one of {FAISS_KINDS}")
     started = time.perf_counter()
-    measures = parse_report_file(corpus)
+    reports = read_corpus(corpus)
+    measures = read_all_measures(reports)
     passages = split_passages(measures)
     tokenizer = tokenizer or Tokenizer()
     index_dir = Path(index_dir)
@@ -139,10 +180,20 @@ def build_index(
         build_dir = Path(
             tempfile.mkdtemp(prefix=f".{index_dir.name}-build-{os.getpid()}-", dir=parent)
         )
-        _write_build(build_dir, corpus, measures, passages, encoder, second, tokenizer, progress)
-        identity = expected_identity(corpus, encoder, second, onnx)
+        _write_build(
+            build_dir,
+            measures,
+            passages,
+            encoder,
+            second,
+            tokenizer,
+            progress,
+            vector_cache,
+            faiss_index,
+        )
+        identity = expected_identity(corpus, encoder, second, onnx, faiss_index)
         manifest = _write_manifest(
-            build_dir, identity, corpus, measures, passages, time.perf_counter() - started
+            build_dir, identity, corpus, reports, measures, passages, time.perf_counter() - started
         )
         final_dir = parent / f"{index_dir.name}-{manifest['build_id']}"
         os.replace(build_dir, final_dir)
@@ -160,13 +211,14 @@ def build_index(
 
 def _write_build(
     build_dir: Path,
-    corpus: Path,
     measures: list[Measure],
     passages: list[Passage],
     encoder: Encoder,
     second: Encoder | None,
     tokenizer: Tokenizer,
     progress: Progress,
+    vector_cache: Path | None = None,
+    faiss_index: str = "exact",
 ) -> None:
     import bm25s
 
@@ -179,20 +231,31 @@ def _write_build(
     )
     passage_texts = [p.text for p in passages]
     whole_texts = [measure_text(m) for m in measures]
+    passage_groups = [p.report for p in passages]
+    measure_groups = [m.report for m in measures]
 
-    vectors = _encode_in_batches(encoder.encode_passages, passage_texts, "embed passages", progress)
-    _write_faiss(build_dir / DENSE_PASSAGES, vectors)
-    vectors = _encode_in_batches(encoder.encode_passages, whole_texts, "embed measures", progress)
-    _write_faiss(build_dir / DENSE_MEASURES, vectors)
-    if second is not None:
-        vectors = _encode_in_batches(
-            second.encode_passages, passage_texts, "embed passages (2nd model)", progress
-        )
-        _write_faiss(build_dir / SECOND_PASSAGES, vectors)
-        vectors = _encode_in_batches(
-            second.encode_passages, whole_texts, "embed measures (2nd model)", progress
-        )
-        _write_faiss(build_dir / SECOND_MEASURES, vectors)
+    for model, names, stage in (
+        (encoder, (DENSE_PASSAGES, DENSE_MEASURES), ""),
+        (second, (SECOND_PASSAGES, SECOND_MEASURES), " (2nd model)"),
+    ):
+        if model is None:
+            continue
+        cache = VectorCache(vector_cache, f"{model.name}:{model.fingerprint}")
+        for name, texts, groups, what in (
+            (names[0], passage_texts, passage_groups, "passages"),
+            (names[1], whole_texts, measure_groups, "measures"),
+        ):
+            vectors = _encode_in_batches(
+                model.encode_passages, texts, f"embed {what}{stage}", progress, 16, groups, cache
+            )
+            _write_faiss(build_dir / name, vectors, faiss_index)
+        if vector_cache is not None:
+            logger.info(
+                "%s: %d texts from the vector cache, %d embedded",
+                model.name,
+                cache.hits,
+                cache.misses,
+            )
 
     corpus_tokens = [tokenizer.tokenize(text) or ["\u3000"] for text in passage_texts]
     progress("tokenize", len(passages), len(passages))
@@ -217,6 +280,7 @@ def _write_manifest(
     build_dir: Path,
     identity: dict[str, Any],
     corpus: Path,
+    reports: list[CorpusReport],
     measures: list[Measure],
     passages: list[Passage],
     seconds: float,
@@ -233,6 +297,7 @@ def _write_manifest(
         "built_at": now.isoformat(timespec="seconds"),
         "build_seconds": round(seconds, 3),
         "corpus_file": corpus.name,
+        "reports": report_records(reports, measures),
         "counts": {"measures": len(measures), "passages": len(passages)},
         "files": files,
     }

@@ -21,11 +21,15 @@ class ParseError(ShisakuError):
 
     code = "parse_error"
 
-    def __init__(self, message: str, *, line: int, source: str = "<text>") -> None:
-        super().__init__(f"{source}, line {line}: {message}")
+    def __init__(
+        self, message: str, *, line: int, source: str = "<text>", page: int | None = None
+    ) -> None:
+        where = f"{source}, line {line}" if page is None else f"{source}, page {page}, line {line}"
+        super().__init__(f"{where}: {message}")
         self.reason = message
-        self.line = line
+        self.line = line  # the line in the text; with ``page``, the line on that page
         self.source = source
+        self.page = page  # the 1-based PDF page, when the report is a PDF
 
 
 class EncoderLoadError(ShisakuError):
@@ -44,3 +48,15 @@ class BuildError(ShisakuError):
     """The index could not be written (read-only target, full disk, …); nothing was swapped in."""
 
     code = "build_error"
+
+
+class ReportFileError(ShisakuError):
+    """A report file or report folder cannot be read: not a PDF, encrypted, corrupt, without
+    text, or a report folder without valid metadata."""
+
+    code = "report_file_error"
+
+    def __init__(self, message: str, *, source: str = "") -> None:
+        super().__init__(f"{source}: {message}" if source else message)
+        self.reason = message
+        self.source = source

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-SCHEMA_VERSION = 2  # 2: lexicon.json (English→Japanese terms from JMdict) in the index
+from indexer.checksum import sha256_file
+
+__all__ = ["sha256_file"]  # the one checksum of the index's files, re-exported
+
+# 2: lexicon.json (English→Japanese terms from JMdict) in the index; 3: many reports (the
+# manifest lists them; measures and passages carry their report's id).
+SCHEMA_VERSION = 3
 MANIFEST = "manifest.json"
 MEASURES_FILE = "measures.json"
 PASSAGES_FILE = "passages.json"
@@ -18,18 +23,13 @@ DENSE_MEASURES = "dense_measures.faiss"
 SECOND_PASSAGES = "second_passages.faiss"
 SECOND_MEASURES = "second_measures.faiss"
 BM25_DIR = "bm25"
+# The FAISS indexes of the vectors: exact (flat inner product, every row scored) or an HNSW
+# graph (approximate top candidates; BENCHMARKS.md "Scale" says when it pays). A manifest
+# without "faiss_index" is an exact index.
+FAISS_KINDS = ("exact", "hnsw")
+HNSW_M = 32  # graph neighbours per vector
+HNSW_EF_CONSTRUCTION = 80
 LEXICON_FILE = "lexicon.json"
-
-_HASH_BLOCK = 1 << 20
-
-
-def sha256_file(path: Path) -> str:
-    """The sha256 of one file, read in blocks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(_HASH_BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class ModelRecord(BaseModel):
@@ -49,6 +49,21 @@ class Counts(BaseModel):
     passages: int = Field(ge=1)
 
 
+class ReportRecord(BaseModel):
+    """One report of the index, as the manifest lists it (indexer.reports.ReportMeta plus
+    its source checksum and its number of measures)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: str = Field(min_length=1)
+    series: str = Field(min_length=1)
+    title: str = Field(min_length=1)
+    date: str
+    edition: int = Field(ge=1)
+    source_sha256: str = Field(min_length=64, max_length=64)
+    measures: int = Field(ge=1)
+
+
 class Manifest(BaseModel):
     """What ``manifest.json`` must hold; anything else in it is kept but not required."""
 
@@ -61,6 +76,7 @@ class Manifest(BaseModel):
     build_id: str = Field(min_length=1)
     built_at: str
     counts: Counts
+    reports: list[ReportRecord] = Field(min_length=1)
     files: dict[str, str] = Field(min_length=1)
 
 
@@ -129,15 +145,36 @@ def encoder_record(
     return record
 
 
+def faiss_record(kind: str) -> dict[str, Any]:
+    """What the manifest says of the FAISS indexes' kind (and the HNSW graph's parameters)."""
+    if kind == "hnsw":
+        return {"kind": "hnsw", "M": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION}
+    return {"kind": "exact"}
+
+
+def faiss_kind(manifest: dict[str, Any]) -> str:
+    """The kind of FAISS index a manifest records (``exact`` when it says nothing)."""
+    record = manifest.get("faiss_index")
+    return str(record.get("kind", "exact")) if isinstance(record, dict) else "exact"
+
+
 def expected_identity(
-    corpus: Path, encoder: Model, second: Model | None, onnx: dict[str, str] | None = None
+    corpus: Path,
+    encoder: Model,
+    second: Model | None,
+    onnx: dict[str, str] | None = None,
+    faiss_index: str = "exact",
 ) -> dict[str, Any]:
-    """What a manifest must say for an index to be current for this corpus and these models."""
+    """What a manifest must say for an index to be current for this corpus (its reports'
+    metadata and sources), these models and this kind of FAISS index."""
+    from indexer.reports import corpus_fingerprint, read_corpus
+
     return {
         "schema_version": SCHEMA_VERSION,
-        "corpus_sha256": sha256_file(corpus),
+        "corpus_sha256": corpus_fingerprint(read_corpus(corpus)),
         "dense_model": encoder_record(encoder, onnx),
         "second_model": encoder_record(second),
+        "faiss_index": faiss_record(faiss_index),
     }
 
 
@@ -145,4 +182,9 @@ def is_current(index_dir: Path, identity: dict[str, Any]) -> bool:
     manifest = read_manifest(index_dir)
     if manifest is None:
         return False
-    return all(manifest.get(key) == value for key, value in identity.items())
+    wanted = identity.get("faiss_index", faiss_record("exact"))
+    if faiss_kind(manifest) != wanted.get("kind", "exact"):
+        return False
+    return all(
+        manifest.get(key) == value for key, value in identity.items() if key != "faiss_index"
+    )

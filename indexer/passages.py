@@ -23,7 +23,11 @@ def split_passages(measures: list[Measure], max_chars: int = 300) -> list[Passag
         for fld in FIELDS:
             text = measure.field_text(fld)
             for start, end in split_text(text, max_chars):
-                out.append(Passage(len(out), measure.number, fld, start, end, text[start:end]))
+                out.append(
+                    Passage(
+                        len(out), measure.number, fld, start, end, text[start:end], measure.report
+                    )
+                )
     return out
 
 
@@ -217,20 +221,20 @@ def footnote_links(
 ) -> dict[int, tuple[int, ...]]:
     """Map each passage that cites a footnote marker such as （注２） to the note passages of
     that footnote in the same measure."""
-    spans = {m.number: footnote_spans(m.notes) for m in measures}
-    notes: dict[tuple[int, int], list[int]] = {}
+    spans = {m.key: footnote_spans(m.notes) for m in measures}
+    notes: dict[tuple[tuple[str, int], int], list[int]] = {}
     for passage in passages:
         if passage.field != "note":
             continue
-        for number, (start, end) in spans.get(passage.measure, {}).items():
+        for number, (start, end) in spans.get(passage.measure_key, {}).items():
             if start <= passage.start < end:
-                notes.setdefault((passage.measure, number), []).append(passage.id)
+                notes.setdefault((passage.measure_key, number), []).append(passage.id)
     links: dict[int, tuple[int, ...]] = {}
     for passage in passages:
         if passage.field == "note":
             continue
         cited = cited_footnotes(passage.text)
-        targets = [pid for n in cited for pid in notes.get((passage.measure, n), [])]
+        targets = [pid for n in cited for pid in notes.get((passage.measure_key, n), [])]
         if targets:
             links[passage.id] = tuple(dict.fromkeys(targets))
     return links

@@ -51,6 +51,12 @@ class Measure:
     target: str
     explanation: str
     notes: str = ""
+    report: str = ""  # the id of the report it comes from (indexer.reports); "" when unknown
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """What identifies a measure across reports: (report id, number)."""
+        return (self.report, self.number)
 
     @property
     def status_en(self) -> str:
@@ -73,3 +79,9 @@ class Passage:
     start: int
     end: int
     text: str
+    report: str = ""  # the report of its measure
+
+    @property
+    def measure_key(self) -> tuple[str, int]:
+        """The key of its measure: (report id, number)."""
+        return (self.report, self.measure)

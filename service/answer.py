@@ -15,15 +15,21 @@ import re
 import time
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal, get_args
+from dataclasses import dataclass, replace
+from typing import Any, Literal, get_args
 
-from indexer.passages import cited_footnotes, footnote_spans
+from indexer.passages import cited_footnotes, footnote_spans, sentence_spans
 from indexer.records import STATUS_EN, Field, Measure
 from service.answerability import Decision, decide, read_features
 from service.errors import GenerativeUnavailable, InvalidRequest
+from service.history import (
+    ChangeAnswer,
+    answer_change_question,
+    changes_between,
+    read_change_question,
+)
 from service.llm import ChatClient, ChatMessage, LLMError
-from service.search import MeasureHit, SearchEngine, SearchOutcome, validate_k
+from service.search import MeasureHit, PassageHit, SearchEngine, SearchOutcome, validate_k
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +51,7 @@ class Citation:
     start: int
     end: int
     quote: str
+    report: str = ""  # the id of the report quoted
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,7 @@ class Answer:
     took_ms: float
     decision: Decision
     warning: str | None = None
+    whole_is_direct: bool = False  # every line answers directly (a list of status changes)
 
 
 MAX_MEASURES_CITED = 3  # an extractive answer quotes at most this many measures
@@ -78,7 +86,7 @@ def _digit(text: str) -> int:
 
 def citation(measure: Measure, field: Field, start: int, end: int) -> Citation:
     text = measure.field_text(field)
-    return Citation(measure.number, field, start, end, text[start:end])
+    return Citation(measure.number, field, start, end, text[start:end], measure.report)
 
 
 def _spans_for_hit(hit: MeasureHit, second: bool) -> list[tuple[Field, int, int]]:
@@ -229,11 +237,11 @@ _CITE_MARK = re.compile(r"[［\[]\s*(?:施策|measure|Measure|MEASURE)\s*([0-9�
 _LANGUAGE_NAME = {"ja": "Japanese", "en": "English"}
 
 
-def _context_spans(outcome: SearchOutcome) -> dict[int, list[Citation]]:
-    """Per retrieved measure, the passages given to the language model."""
-    spans: dict[int, list[Citation]] = {}
+def _context_spans(outcome: SearchOutcome) -> dict[tuple[str, int], list[Citation]]:
+    """Per retrieved measure (by key), the passages given to the language model."""
+    spans: dict[tuple[str, int], list[Citation]] = {}
     for hit in outcome.results:
-        spans[hit.measure.number] = [
+        spans[hit.measure.key] = [
             citation(hit.measure, fld, s, e) for fld, s, e in _spans_for_hit(hit, second=True)
         ]
     return spans
@@ -266,7 +274,7 @@ def build_messages(question: str, outcome: SearchOutcome) -> list[ChatMessage]:
     blocks = []
     for hit in outcome.results:
         m = hit.measure
-        quotes = _context_spans(outcome)[m.number]
+        quotes = _context_spans(outcome)[m.key]
         text = "\n".join(f"- ({c.field}) {' '.join(c.quote.split())}" for c in quotes)
         blocks.append(f"[施策{m.number}] status: {m.status} ({m.status_en})\n{text}")
     system = (
@@ -285,7 +293,9 @@ def compose_generative(
 ) -> tuple[str, list[Citation], str | None]:
     """Ask the model; keep citations of retrieved measures only. Raises LLMError."""
     text = llm.complete(build_messages(question, outcome))
-    context = _context_spans(outcome)
+    context: dict[int, list[Citation]] = {}  # by number: the best-ranked edition's passages
+    for key, spans in _context_spans(outcome).items():
+        context.setdefault(key[1], spans)
     cited: list[int] = []
     dropped: list[int] = []
 
@@ -323,21 +333,134 @@ def validate_mode(mode: object) -> Mode:
     return mode
 
 
+@dataclass(frozen=True)
+class Retrieved:
+    """The first half of answering: the search, the answerability decision and, for a
+    question about status changes, the changes between editions."""
+
+    outcome: SearchOutcome
+    decision: Decision
+    change: ChangeAnswer | None = None
+
+
 def retrieve(
     engine: SearchEngine,
     question: str,
     k: int = DEFAULT_ASK_K,
     statuses: Sequence[str] | None = None,
-) -> tuple[SearchOutcome, Decision]:
+    reports: Sequence[str] | None = None,
+    editions: str = "latest",
+) -> Retrieved:
     """Search and decide answerability (the first half of answering, used by streaming)."""
     k = validate_k(k, MAX_ASK_K)
-    outcome = engine.search(question, k=k, statuses=statuses)
+    outcome = engine.search(question, k=k, statuses=statuses, reports=reports, editions=editions)
     unfiltered = None
     if statuses and not outcome.signals.intent.status_only:
-        unfiltered = engine.search(question, k=k)  # the query's vectors are cached: cheap
+        # the query's vectors are cached: cheap
+        unfiltered = engine.search(question, k=k, reports=reports, editions=editions)
     decision = decide(read_features(engine, outcome.query, outcome, unfiltered))
     logger.debug("answerability of %r: %s", question, decision)
-    return outcome, decision
+    change = None
+    asked = read_change_question(outcome.query)
+    if asked is not None:
+        index = engine.index
+        reports_in = {r: index.reports[r] for r in reports} if reports else index.reports
+        change = answer_change_question(index.measures, reports_in, asked)
+        if change is not None and change.changed:  # the results are the measures that moved
+            outcome = replace(outcome, results=_change_hits(engine, change))
+    return Retrieved(outcome, decision, change)
+
+
+def change_citation(before: Measure, after: Measure) -> Citation:
+    """What to quote of a measure whose status changed: the first sentence its explanation
+    gained since the previous edition, else its first sentence."""
+    spans = sentence_spans(after.explanation) or [(0, len(after.explanation))]
+    added = {_plain(c.text) for c in changes_between(before, after) if c.kind == "added"}
+    for start, end in spans:
+        if _plain(after.explanation[start:end]) in added:
+            return citation(after, "explanation", start, end)
+    start, end = spans[0]
+    return citation(after, "explanation", start, end)
+
+
+def _plain(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def _change_hits(engine: SearchEngine, change: ChangeAnswer) -> tuple[MeasureHit, ...]:
+    """The measures that changed, as results, each with the passage quoted."""
+    hits = []
+    for before, after in change.changed:
+        cited = change_citation(before, after)
+        passages = [
+            PassageHit(p, 0.0)
+            for p in engine.index.passages
+            if p.measure_key == after.key
+            and p.field == "explanation"
+            and p.start < cited.end
+            and cited.start < p.end
+        ]
+        hits.append(MeasureHit(after, 0.0, tuple(passages[:1])))
+    return tuple(hits)
+
+
+def compose_change(
+    change: ChangeAnswer, asked_into: Sequence[str], language: str, reports: Any
+) -> tuple[str, list[Citation]]:
+    """The answer to a question about status changes, from the editions' history."""
+
+    def when(report_id: str) -> str:
+        record = reports.get(report_id)
+        return record.date if record is not None else report_id
+
+    into_ja = "・".join(asked_into)
+    into_en = " or ".join(STATUS_EN[s] for s in asked_into)
+    if change.old is None:
+        if language == "ja":
+            return (
+                f"索引にはこの報告書の版が1つ（{when(change.new)}）しかないため、実施状況の変化は"
+                "分かりません。`shisaku add` で別の版を追加すると答えられます。",
+                [],
+            )
+        return (
+            f"The index holds one edition of the report ({when(change.new)}), so it cannot tell "
+            "how statuses changed. Add another edition with `shisaku add` to answer this.",
+            [],
+        )
+    old, new = when(change.old), when(change.new)
+    lines, citations = [], []
+    if language == "ja":
+        what = f"{into_ja}になった" if into_ja else "実施状況が変わった"
+        lines.append(
+            f"前回の報告（{old}）から今回の報告（{new}）までに{what}施策は"
+            f"{len(change.changed)}件です。"
+            if change.changed
+            else f"前回の報告（{old}）から今回の報告（{new}）までに{what}施策はありません。"
+        )
+    else:
+        what = f"moved to {into_en}" if into_en else "changed status"
+        lines.append(
+            f"Between the report of {old} and the report of {new}, "
+            + (
+                f"{len(change.changed)} measure(s) {what}:"
+                if change.changed
+                else f"no measure {what}."
+            )
+        )
+    for before, after in change.changed:
+        cited = change_citation(before, after)
+        citations.append(cited)
+        quote = " ".join(cited.quote.split())
+        if language == "ja":
+            lines.append(
+                f"施策{after.number}：{before.status} → {after.status}。{quote}［施策{after.number}］"
+            )
+        else:
+            lines.append(
+                f"Measure {after.number}: {before.status_en} → {after.status_en}. The report "
+                f"says, in Japanese: {quote}［施策{after.number}］"
+            )
+    return "\n".join(lines), citations
 
 
 def compose(
@@ -347,11 +470,22 @@ def compose(
     mode: Mode,
     llm: ChatClient | None,
     started: float,
+    change: ChangeAnswer | None = None,
+    reports: Any = None,
 ) -> Answer:
-    """Turn retrieved results into an answer (the second half of answering)."""
+    """Turn retrieved results into an answer (the second half of answering); a question
+    about status changes is answered from the editions' history (``change``)."""
     warning = None
+    whole = False
     used: Mode = mode
-    if not decision.answerable or not outcome.results:
+    asked = read_change_question(outcome.query) if change is not None else None
+    if change is not None and asked is not None:
+        language = outcome.signals.language
+        text, citations = compose_change(change, asked.into, language, reports or {})
+        answerable = change.old is not None
+        used = "extractive"
+        whole = True
+    elif not decision.answerable or not outcome.results:
         text, citations = refusal_text(outcome.signals.language), list[Citation]()
         closest = decision.features.closest_unfiltered
         if closest is not None:
@@ -379,6 +513,7 @@ def compose(
         took_ms=round((time.perf_counter() - started) * 1000, 2),
         decision=decision,
         warning=warning,
+        whole_is_direct=whole,
     )
 
 
@@ -399,9 +534,20 @@ def answer_question(
     statuses: Sequence[str] | None = None,
     mode: Mode = "extractive",
     llm: ChatClient | None = None,
+    reports: Sequence[str] | None = None,
+    editions: str = "latest",
 ) -> Answer:
-    """Answer ``question`` from the report, with citations; see the module docstring."""
+    """Answer ``question`` from the reports, with citations; see the module docstring."""
     started = time.perf_counter()
     mode = check_mode(mode, llm)
-    outcome, decision = retrieve(engine, question, k, statuses)
-    return compose(question, outcome, decision, mode, llm, started)
+    got = retrieve(engine, question, k, statuses, reports, editions)
+    return compose(
+        question,
+        got.outcome,
+        got.decision,
+        mode,
+        llm,
+        started,
+        got.change,
+        engine.index.reports,
+    )

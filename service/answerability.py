@@ -119,8 +119,8 @@ def read_features(
     known, unknown = concepts.content_words(question, signals.language)
     filter_misses, closest = False, None
     if unfiltered is not None and unfiltered.results:
-        top = {hit.measure.number for hit in unfiltered.results[:UNFILTERED_DEPTH]}
-        filter_misses = not any(hit.measure.number in top for hit in outcome.results)
+        top = {hit.measure.key for hit in unfiltered.results[:UNFILTERED_DEPTH]}
+        filter_misses = not any(hit.measure.key in top for hit in outcome.results)
         closest = unfiltered.results[0].measure.number
     return Features(
         language=signals.language,

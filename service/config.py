@@ -18,7 +18,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SHISAKU_", extra="ignore", frozen=True)
 
-    corpus: Path = Path("data/isa-7th-roundtable-measures-status.txt")
+    # A folder of report folders (data/reports/<id>/report.json + source), one report folder,
+    # or one report file (.txt or .pdf).
+    corpus: Path = Path("data/reports")
+    # Passage vectors by content hash: a rebuild re-embeds only the reports that changed.
+    vector_cache: Path = Path("var/cache/vectors")
     index_dir: Path = Path("var/index")
     model_cache: Path = Path("var/models")
     embedding_model: str = DEFAULT_MODEL
@@ -32,6 +36,10 @@ class Settings(BaseSettings):
     # onnxruntime intra-op threads per query: 2 shorten one encode on 2 cores but cost
     # throughput under concurrency (BENCHMARKS.md), so 1 by default.
     query_threads: int = Field(default=1, ge=1, le=64)
+    # The FAISS indexes built by `shisaku index`: exact (every passage scored; the default,
+    # right up to ~10^5 passages per BENCHMARKS.md "Scale") or hnsw (an approximate
+    # graph: the top candidates only). The index records its kind; a mismatch is refused.
+    faiss_index: Literal["exact", "hnsw"] = "exact"
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

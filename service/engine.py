@@ -24,7 +24,13 @@ from service.config import Settings
 from service.errors import IndexError_, ReloadFailed, ShisakuError
 from service.glossary import Glossary, load_glossary
 from service.highlight import Highlighter
-from service.index import check_manifest, check_vocabulary, load_index, model_matches
+from service.index import (
+    check_faiss_kind,
+    check_manifest,
+    check_vocabulary,
+    load_index,
+    model_matches,
+)
 from service.search import SearchEngine
 from service.translate import DEFAULT_OPTIONS, load_translator
 
@@ -119,6 +125,7 @@ def check_index_for_models(settings: Settings) -> dict[str, Any]:
 
     index_dir = Path(settings.index_dir)
     manifest = check_manifest(index_dir)
+    check_faiss_kind(index_dir, manifest, settings.faiss_index)
     stale = f"index at {index_dir} is stale: {{}}; rebuild it with `shisaku index` (or `make run`)"
     dense = manifest["dense_model"]
     if dense["name"] != settings.embedding_model:
@@ -164,6 +171,7 @@ def load_engine(
     glossary = load_query_glossary(settings)  # a bad glossary fails before the models load
     encoder, second = encoders or load_query_encoders(settings)
     index = load_index(Path(settings.index_dir), encoder, second)
+    check_faiss_kind(index.path, index.manifest, settings.faiss_index)
     tokenizer = Tokenizer()
     if long_running:
         check_vocabulary(index, tokenizer.tokenize)

@@ -7,6 +7,7 @@ from indexer.errors import (
     EncoderLoadError,
     ModelConversionError,
     ParseError,
+    ReportFileError,
     ShisakuError,
 )
 
@@ -25,6 +26,7 @@ __all__ = [
     "ParseError",
     "PayloadTooLarge",
     "ReloadFailed",
+    "ReportFileError",
     "ShisakuError",
     "TimedOut",
     "Unauthorized",

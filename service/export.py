@@ -27,6 +27,9 @@ FORMATS: tuple[ExportFormat, ...] = ("jsonl", "csv", "parquet")
 
 COLUMNS = (
     "kind",
+    "report_id",
+    "report_title",
+    "report_date",
     "number",
     "status",
     "status_en",
@@ -50,14 +53,24 @@ class ExportSummary:
     dimension: int | None  # vector size when vectors were written
 
 
+def _report_columns(index: LoadedIndex, report_id: str) -> dict[str, str]:
+    record = index.reports.get(report_id)
+    return {
+        "report_id": report_id,
+        "report_title": record.title if record else "",
+        "report_date": record.date if record else "",
+    }
+
+
 def export_rows(index: LoadedIndex, with_embeddings: bool = False) -> Iterator[dict[str, Any]]:
     """Every measure, then every passage, as flat dicts with the ``COLUMNS`` keys."""
     m_vectors = measure_vectors(index) if with_embeddings else None
     p_vectors = passage_vectors(index) if with_embeddings else None
-    by_number = {m.number: m for m in index.measures}
+    by_key = {m.key: m for m in index.measures}
     for row, m in enumerate(index.measures):
         record: dict[str, Any] = {
             "kind": "measure",
+            **_report_columns(index, m.report),
             "number": m.number,
             "status": m.status,
             "status_en": m.status_en,
@@ -74,9 +87,10 @@ def export_rows(index: LoadedIndex, with_embeddings: bool = False) -> Iterator[d
             record["embedding"] = [float(v) for v in m_vectors[row]]
         yield record
     for row, p in enumerate(index.passages):
-        owner = by_number[p.measure]
+        owner = by_key[p.measure_key]
         record = {
             "kind": "passage",
+            **_report_columns(index, p.report),
             "number": p.measure,
             "status": owner.status,
             "status_en": owner.status_en,

@@ -28,6 +28,23 @@ class Recipe:
 
 
 @dataclass(frozen=True)
+class SampleScores:
+    """Exact scores of a fixed sample (measures with all their passages) for an encoder whose
+    index returned top candidates only (HNSW, service/dense.py): the sample's mean and spread
+    are the z-score's, as an exact search would have them."""
+
+    passages: np.ndarray
+    measures: np.ndarray
+    groups: np.ndarray  # each sampled passage's position among the sampled measures
+
+    def measure_signal(self, weight: float) -> np.ndarray:
+        """The sample's measure signal: best passage + ``weight`` × whole measure."""
+        return max_per_group(self.passages, self.groups, len(self.measures)) + (
+            weight * self.measures
+        )
+
+
+@dataclass(frozen=True)
 class RawScores:
     """Every raw signal of one query: per passage, and per whole measure for the encoders."""
 
@@ -37,17 +54,22 @@ class RawScores:
     second_passages: np.ndarray | None = None
     second_measures: np.ndarray | None = None
     extra_passages: np.ndarray | None = None  # a further passage-level signal (ablations)
+    dense_sample: SampleScores | None = None  # set when the dense index is approximate
+    second_sample: SampleScores | None = None
 
 
-def zscore(scores: np.ndarray) -> np.ndarray:
-    """Standardise ``scores``; a constant vector (no signal) becomes all zeros."""
+def zscore(scores: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """Standardise ``scores`` by their own mean and spread, or by those of ``reference`` (exact
+    scores of a sample, when ``scores`` are exact on top candidates only); a constant
+    vector (no signal) becomes all zeros."""
     scores = np.asarray(scores, dtype=np.float64)
     if scores.size == 0:
         return scores
-    std = scores.std()
+    basis = scores if reference is None or np.size(reference) < 2 else np.asarray(reference)
+    std = basis.std()
     if not np.isfinite(std) or std < 1e-12:
         return np.zeros_like(scores)
-    return (scores - scores.mean()) / std
+    return (scores - basis.mean()) / std
 
 
 def reciprocal_ranks(scores: np.ndarray, k: int = 60) -> np.ndarray:
@@ -64,14 +86,19 @@ def max_per_group(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.n
     return out
 
 
-def fuse(signals: list[np.ndarray], method: Literal["zscore", "rrf"] = "zscore") -> np.ndarray:
-    """Equal-weight sum of normalised signals (all of the same length)."""
+def fuse(
+    signals: list[np.ndarray],
+    method: Literal["zscore", "rrf"] = "zscore",
+    references: list[np.ndarray | None] | None = None,
+) -> np.ndarray:
+    """Equal-weight sum of normalised signals (all of the same length); ``references[i]``,
+    when given, is the exact sample that sets signal i's z-score scale."""
     if not signals:
         raise ValueError("fuse needs at least one signal")
-    normalise = zscore if method == "zscore" else reciprocal_ranks
+    references = references or [None] * len(signals)
     total = np.zeros(len(signals[0]), dtype=np.float64)
-    for signal in signals:
-        total += normalise(signal)
+    for signal, reference in zip(signals, references, strict=True):
+        total += zscore(signal, reference) if method == "zscore" else reciprocal_ranks(signal)
     return total
 
 
@@ -86,22 +113,39 @@ def combine(
     """
     measure_signals: list[np.ndarray] = []
     passage_signals: list[np.ndarray] = []
+    measure_refs: list[np.ndarray | None] = []
+    passage_refs: list[np.ndarray | None] = []
+
+    def encoder(
+        passages: np.ndarray, measures: np.ndarray, weight: float, sample: SampleScores | None
+    ) -> None:
+        passage_signals.append(passages)
+        measure_signals.append(max_per_group(passages, groups, n_measures) + weight * measures)
+        passage_refs.append(None if sample is None else sample.passages)
+        measure_refs.append(None if sample is None else sample.measure_signal(weight))
+
     if recipe.dense:
-        passage_signals.append(raw.dense_passages)
-        measure_signals.append(
-            max_per_group(raw.dense_passages, groups, n_measures)
-            + recipe.whole_measure_weight * raw.dense_measures
+        encoder(
+            raw.dense_passages, raw.dense_measures, recipe.whole_measure_weight, raw.dense_sample
         )
     if recipe.lexical:
         passage_signals.append(raw.lexical_passages)
         measure_signals.append(max_per_group(raw.lexical_passages, groups, n_measures))
+        passage_refs.append(None)
+        measure_refs.append(None)
     if recipe.second and raw.second_passages is not None and raw.second_measures is not None:
-        passage_signals.append(raw.second_passages)
-        measure_signals.append(
-            max_per_group(raw.second_passages, groups, n_measures)
-            + recipe.second_whole_measure_weight * raw.second_measures
+        encoder(
+            raw.second_passages,
+            raw.second_measures,
+            recipe.second_whole_measure_weight,
+            raw.second_sample,
         )
     if raw.extra_passages is not None:
         passage_signals.append(raw.extra_passages)
         measure_signals.append(max_per_group(raw.extra_passages, groups, n_measures))
-    return fuse(measure_signals, recipe.method), fuse(passage_signals, recipe.method)
+        passage_refs.append(None)
+        measure_refs.append(None)
+    return (
+        fuse(measure_signals, recipe.method, measure_refs),
+        fuse(passage_signals, recipe.method, passage_refs),
+    )

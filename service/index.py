@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import numpy as np
 from indexer import manifest as layout
 from indexer.embed import Encoder
 from indexer.records import Measure, Passage
+from indexer.reports import latest_editions
 from service.errors import IndexError_, NotFound
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,11 @@ class LoadedIndex:
     second_passages: Any | None
     second_measures: Any | None
     bm25: Any  # bm25s.BM25
+    reports: dict[str, layout.ReportRecord] = field(default_factory=dict)  # by id, in order
+    latest: frozenset[str] = frozenset()  # the latest edition of each series
+
+    def report_of(self, measure: Measure) -> layout.ReportRecord | None:
+        return self.reports.get(measure.report)
 
 
 def _fail(path: Path, problem: str) -> IndexError_:
@@ -110,6 +116,16 @@ def check_models(
             raise _fail(path, f"{key}: {problem}")
 
 
+def check_faiss_kind(path: Path, manifest: dict[str, Any], wanted: str) -> None:
+    """Refuse an index whose FAISS kind (exact or hnsw) is not the configured one."""
+    built = layout.faiss_kind(manifest)
+    if built != wanted:
+        raise IndexError_(
+            f"index at {path} was built with FAISS index {built!r} but SHISAKU_FAISS_INDEX is "
+            f"{wanted!r}; rebuild it with `shisaku index` (or set SHISAKU_FAISS_INDEX={built})"
+        )
+
+
 def _check_vectors(path: Path, name: str, index: Any, rows: int, dimension: int) -> None:
     if index.d != dimension:
         raise _fail(path, f"{name} holds {index.d}-d vectors but the model makes {dimension}-d")
@@ -141,8 +157,12 @@ def load_index(
             Passage(**item)
             for item in json.loads((path / layout.PASSAGES_FILE).read_text(encoding="utf-8"))
         )
-        rows = {m.number: row for row, m in enumerate(measures)}
-        passage_measure = np.array([rows[p.measure] for p in passages], dtype=np.int64)
+        rows = {m.key: row for row, m in enumerate(measures)}
+        passage_measure = np.array([rows[p.measure_key] for p in passages], dtype=np.int64)
+        reports = {
+            record.id: record
+            for record in (layout.ReportRecord.model_validate(r) for r in manifest["reports"])
+        }
 
         def read(name: str) -> Any:
             return faiss.read_index(str(path / name))
@@ -159,6 +179,8 @@ def load_index(
             second_passages=read(layout.SECOND_PASSAGES) if has_second else None,
             second_measures=read(layout.SECOND_MEASURES) if has_second else None,
             bm25=bm25s.BM25.load(str(path / layout.BM25_DIR)),
+            reports=reports,
+            latest=latest_editions(reports.values()),
         )
     except Exception as exc:  # any unreadable file: one line naming the index, never a trace
         raise _fail(path, f"could not be read ({type(exc).__name__}: {exc})") from exc
@@ -186,6 +208,29 @@ def read_measures(path: Path) -> tuple[Measure, ...]:
         return tuple(Measure(**item) for item in items)
     except Exception as exc:  # unreadable: one line naming the index, never a trace
         raise _fail(path, f"could not be read ({type(exc).__name__}: {exc})") from exc
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The measures and reports of an index, read without any model (measures, diff, history)."""
+
+    measures: tuple[Measure, ...]
+    reports: dict[str, layout.ReportRecord]
+    latest: frozenset[str]
+
+
+def read_catalogue(path: Path) -> Catalogue:
+    """The measures and the reports of the index at ``path`` (manifest and checksums verified)."""
+    path = Path(path)
+    manifest = check_manifest(path)
+    try:
+        items = json.loads((path / layout.MEASURES_FILE).read_text(encoding="utf-8"))
+        measures = tuple(Measure(**item) for item in items)
+        records = [layout.ReportRecord.model_validate(r) for r in manifest["reports"]]
+    except Exception as exc:  # unreadable: one line naming the index, never a trace
+        raise _fail(path, f"could not be read ({type(exc).__name__}: {exc})") from exc
+    reports = {r.id: r for r in records}
+    return Catalogue(measures, reports, latest_editions(records))
 
 
 def measure_numbered(measures: Sequence[Measure], number: int) -> Measure:

@@ -57,18 +57,30 @@ def search_many(
     queries: Sequence[str],
     k: int = 10,
     statuses: Sequence[str] | None = None,
+    reports: Sequence[str] | None = None,
+    editions: str = "latest",
 ) -> list[SearchOutcome]:
     """Search up to ``engine.max_batch`` queries at once (SHISAKU_MAX_BATCH), encoded together."""
     if isinstance(queries, str) or not isinstance(queries, Sequence):
         raise InvalidRequest("queries must be a list of strings")
     if not queries:
         raise InvalidRequest("queries is empty; give at least one query")
-    return engine.search_batch(list(queries), k=k, statuses=statuses)
+    return engine.search_batch(
+        list(queries), k=k, statuses=statuses, reports=reports, editions=editions
+    )
 
 
-def similar_to_text(engine: SearchEngine, text: str, k: int = 5) -> list[SimilarHit]:
+def similar_to_text(
+    engine: SearchEngine,
+    text: str,
+    k: int = 5,
+    reports: Sequence[str] | None = None,
+    editions: str = "latest",
+) -> list[SimilarHit]:
     """Measures most similar to any free text (a paragraph, a draft, another report's item)."""
-    return [SimilarHit(measure, score) for measure, score in engine.similar_to_text(text, k=k)]
+    scope = engine.validate_scope(reports, editions)
+    pairs = engine.similar_to_text(text, k=k, scope=scope)
+    return [SimilarHit(measure, score) for measure, score in pairs]
 
 
 def _normalized(vectors: np.ndarray) -> np.ndarray:
@@ -138,13 +150,13 @@ def _compounds(tokenizer: Tokenizer, text: str) -> list[str]:
     return [c for c in found if 2 <= len(c) <= TITLE_CHARS and c not in skip and not c.isdigit()]
 
 
-def short_titles(measures: Sequence[Measure], tokenizer: Tokenizer) -> dict[int, str]:
+def short_titles(measures: Sequence[Measure], tokenizer: Tokenizer) -> dict[tuple[str, int], str]:
     """A short title per measure: the compound noun of its target (counted thrice) and
     explanation that is most frequent there and rarest in the other measures (TF-IDF, longer
     names preferred), each title used once."""
-    texts = {m.number: m.target + m.explanation + m.notes for m in measures}
+    texts = {m.key: m.target + m.explanation + m.notes for m in measures}
     used: set[str] = set()
-    titles: dict[int, str] = {}
+    titles: dict[tuple[str, int], str] = {}
     for measure in measures:
         counts = Counter(
             _compounds(tokenizer, measure.target) * 3 + _compounds(tokenizer, measure.explanation)
@@ -157,7 +169,7 @@ def short_titles(measures: Sequence[Measure], tokenizer: Tokenizer) -> dict[int,
         ranked = sorted(counts, key=lambda name: (-weight(name), name))
         title = next((name for name in ranked if name not in used), "")
         used.add(title)
-        titles[measure.number] = title
+        titles[measure.key] = title
     return titles
 
 
@@ -167,7 +179,7 @@ def measure_map(index: LoadedIndex, tokenizer: Tokenizer) -> MeasureMap:
     coords, explained = project_2d(measure_vectors(index))
     titles = short_titles(index.measures, tokenizer)
     points = tuple(
-        MeasurePoint(measure, float(x), float(y), titles.get(measure.number, ""))
+        MeasurePoint(measure, float(x), float(y), titles.get(measure.key, ""))
         for measure, (x, y) in zip(index.measures, coords, strict=True)
     )
     return MeasureMap(points=points, explained=explained)

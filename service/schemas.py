@@ -7,8 +7,9 @@ and an example, shown in the OpenAPI document (``/docs``, ``/redoc``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
@@ -18,8 +19,9 @@ from indexer.records import Status as StatusName
 from indexer.records import StatusName as StatusInput
 from service.answer import DEFAULT_ASK_K, MAX_ASK_K, Answer, Mode, direct_end
 from service.config import Settings
+from service.history import MeasureHistory
 from service.relevance import Relevance
-from service.search import MeasureHit, SearchOutcome
+from service.search import Editions, MeasureHit, SearchOutcome
 from service.views import OutcomeView
 
 __all__ = ["FieldName", "StatusInput", "StatusName"]
@@ -46,6 +48,12 @@ _PASSAGE = {
     "highlights": [{"start": 12, "end": 14}],
     "sentence": None,
 }
+_REPORT = {
+    "id": "isa-7th-roundtable-status-2024",
+    "title": "出入国在留管理基本計画策定後に第７次出入国管理政策懇談会報告書において提言された"
+    "施策の実施状況",
+    "date": "2024",
+}
 _MEASURE = {
     "number": 7,
     "status": "実施済み",
@@ -53,6 +61,7 @@ _MEASURE = {
     "target": _TARGET,
     "explanation": "特定技能２号の対象分野について、…",
     "notes": _NOTE,
+    "report": _REPORT,
 }
 _RESULT = {**_MEASURE, "score": 8.96, "relevance": "high", "passages": [_PASSAGE]}
 _SEARCH = {
@@ -114,6 +123,21 @@ class PassageOut(BaseModel):
     )
 
 
+class ReportOut(BaseModel):
+    """Which report a measure, result or citation comes from."""
+
+    id: str = _described("the report's id (its folder under data/reports/)", _REPORT["id"])
+    title: str = _described("the report's title", _REPORT["title"])
+    date: str = _described("the report's date: YYYY, YYYY-MM or YYYY-MM-DD", _REPORT["date"])
+
+    @classmethod
+    def of(cls, report_id: str, reports: Mapping[str, Any] | None = None) -> ReportOut:
+        record = (reports or {}).get(report_id)
+        if record is None:
+            return cls(id=report_id, title=report_id, date="")
+        return cls(id=record.id, title=record.title, date=record.date)
+
+
 class MeasureOut(BaseModel):
     number: int = _described("measure number (施策番号)", 7)
     status: StatusName = _described(
@@ -127,10 +151,13 @@ class MeasureOut(BaseModel):
         "the explanation of its status (実施状況の説明)", "特定技能２号の対象分野について、…"
     )
     notes: str = _described("its footnotes such as （注１）, empty when none", _NOTE)
+    report: ReportOut = _described("the report it comes from", _REPORT)
 
     @classmethod
-    def of(cls, measure: Measure) -> MeasureOut:
+    def of(cls, measure: Measure, reports: Mapping[str, Any] | None = None) -> MeasureOut:
+        """``reports`` maps report ids to their records (the index's ``reports``)."""
         return cls(
+            report=ReportOut.of(measure.report, reports),
             number=measure.number,
             status=measure.status,
             status_en=measure.status_en,
@@ -172,7 +199,7 @@ class SearchResult(MeasureOut):
                 )
             )
         return cls(
-            **MeasureOut.of(hit.measure).model_dump(),
+            **MeasureOut.of(hit.measure, view.reports).model_dump(),
             score=hit.score,
             relevance=relevance,
             passages=passages,
@@ -220,8 +247,10 @@ class SimilarMeasure(MeasureOut):
     score: float = _described("cosine similarity of the whole-measure embeddings", 0.93)
 
     @classmethod
-    def of_pair(cls, measure: Measure, score: float) -> SimilarMeasure:
-        return cls(**MeasureOut.of(measure).model_dump(), score=score)
+    def of_pair(
+        cls, measure: Measure, score: float, reports: Mapping[str, Any] | None = None
+    ) -> SimilarMeasure:
+        return cls(**MeasureOut.of(measure, reports).model_dump(), score=score)
 
 
 class SimilarResponse(BaseModel):
@@ -234,9 +263,12 @@ class SimilarResponse(BaseModel):
 
     @classmethod
     def of_pairs(
-        cls, pairs: list[tuple[Measure, float]], number: int | None = None
+        cls,
+        pairs: list[tuple[Measure, float]],
+        number: int | None = None,
+        reports: Mapping[str, Any] | None = None,
     ) -> SimilarResponse:
-        return cls(number=number, results=[SimilarMeasure.of_pair(m, s) for m, s in pairs])
+        return cls(number=number, results=[SimilarMeasure.of_pair(m, s, reports) for m, s in pairs])
 
 
 class ModelInfo(BaseModel):
@@ -295,6 +327,7 @@ class BatchSearchResponse(BaseModel):
 
 class CitationOut(BaseModel):
     number: int = _described("measure number", 7)
+    report: ReportOut = _described("the report quoted", _REPORT)
     field: FieldName = _described("the field quoted: target, explanation or note", "note")
     start: int = _described("offset of the quote in that field", 118)
     end: int = _described("offset after the quote in that field", 262)
@@ -335,15 +368,102 @@ class AskResponse(BaseModel):
             question=answer.question,
             answerable=answer.answerable,
             answer=answer.text,
-            direct_end=direct_end(answer.text),
+            direct_end=len(answer.text) if answer.whole_is_direct else direct_end(answer.text),
             citations=[
-                CitationOut(number=c.number, field=c.field, start=c.start, end=c.end, quote=c.quote)
+                CitationOut(
+                    number=c.number,
+                    report=ReportOut.of(c.report, view.reports),
+                    field=c.field,
+                    start=c.start,
+                    end=c.end,
+                    quote=c.quote,
+                )
                 for c in answer.citations
             ],
             results=results_of(answer.outcome, view),
             mode=answer.mode,
             took_ms=answer.took_ms,
             warning=answer.warning,
+        )
+
+
+# ---- reports and status history (/reports, /measures/{n}/history, shisaku diff) ----------
+
+
+class ReportInfo(ReportOut):
+    series: str = _described("the report series: the editions of one report share it", "isa")
+    edition: int = _described("the edition number within its series", 1)
+    issuer: str = _described("who published it", "出入国在留管理庁")
+    source_url: str | None = _described("where it was published, when known", None)
+    licence: str = _described("its licence or terms of use", "政府標準利用規約（第2.0版）")
+    measures: int = _described("how many measures it holds", 33)
+    source_sha256: str = _described("checksum of its source file", "e80a532d…")
+    latest: bool = _described(
+        "true for the latest edition of its series (searched by default)", True
+    )
+
+    @classmethod
+    def of_record(cls, record: Any, latest: bool) -> ReportInfo:
+        return cls(
+            id=record.id,
+            title=record.title,
+            date=record.date,
+            series=record.series,
+            edition=record.edition,
+            issuer=getattr(record, "issuer", "") or "",
+            source_url=getattr(record, "source_url", None),
+            licence=getattr(record, "licence", "") or "",
+            measures=record.measures,
+            source_sha256=record.source_sha256,
+            latest=latest,
+        )
+
+
+class ReportsResponse(BaseModel):
+    reports: list[ReportInfo] = _described("every report of the index, oldest first", [])
+
+
+class ChangeOut(BaseModel):
+    kind: Literal["status", "added", "removed", "target"] = _described(
+        "status: the status changed (text: old → new); added / removed: a sentence of the "
+        "explanation or notes; target: the recommendation was reworded (text: the new one)",
+        "status",
+    )
+    text: str = _described("what changed", "検討中 → 実施中")
+
+
+class HistoryEntryOut(BaseModel):
+    report: ReportOut = _described("the edition", _REPORT)
+    number: int = _described("the measure's number in that edition", 7)
+    status: StatusName = _described("its status in that edition", "実施済み")
+    status_en: str = _described("the status in English", "implemented")
+    changes: list[ChangeOut] = _described(
+        "what changed since the previous edition (empty for the first)", []
+    )
+
+
+class HistoryResponse(BaseModel):
+    number: int = _described("the measure asked about", 7)
+    series: str = _described("the report series followed", "isa-7th-roundtable-status")
+    history: list[HistoryEntryOut] = _described(
+        "one entry per edition that has it, oldest first", []
+    )
+
+    @classmethod
+    def of(cls, history: MeasureHistory, reports: Mapping[str, Any]) -> HistoryResponse:
+        return cls(
+            number=history.number,
+            series=history.series,
+            history=[
+                HistoryEntryOut(
+                    report=ReportOut.of(e.measure.report, reports),
+                    number=e.measure.number,
+                    status=e.measure.status,
+                    status_en=e.measure.status_en,
+                    changes=[ChangeOut(kind=c.kind, text=c.text) for c in e.changes],
+                )
+                for e in history.entries
+            ],
         )
 
 
@@ -388,6 +508,30 @@ def _statuses() -> Any:
     )
 
 
+REPORT_DESCRIPTION = (
+    "Only these reports (ids from GET /reports); by default the latest edition of each report"
+)
+EDITIONS_DESCRIPTION = (
+    "latest (the default): only the latest edition of each report; all: every edition"
+)
+
+
+def _reports() -> Any:
+    return (
+        list[Annotated[str, StringConstraints(min_length=1, max_length=80)]],
+        Field(
+            default_factory=list,
+            max_length=100,
+            description=REPORT_DESCRIPTION,
+            examples=[[_REPORT["id"]]],
+        ),
+    )
+
+
+def _editions() -> Any:
+    return (Editions, Field(default="latest", description=EDITIONS_DESCRIPTION, examples=["all"]))
+
+
 def _k(default: int, maximum: int, description: str) -> Any:
     return (int, Field(default=default, ge=1, le=maximum, description=description, examples=[5]))
 
@@ -404,12 +548,16 @@ def request_models(settings: Settings) -> RequestModels:
         q=(str, query_field(chars, "The question or keywords, Japanese or English", _QUERY)),
         k=_k(10, max_k, "How many measures to return"),
         status=_statuses(),
+        report=_reports(),
+        editions=_editions(),
     )
     similar_text = create_model(
         "SimilarTextRequest",
         __base__=_Request,
         text=(str, query_field(chars, "Any free text", "外国人の子どもの就学支援")),
         k=_k(5, max_k, "How many measures to return"),
+        report=_reports(),
+        editions=_editions(),
     )
     batch_search = create_model(
         "BatchSearchRequest",
@@ -425,6 +573,8 @@ def request_models(settings: Settings) -> RequestModels:
         ),
         k=_k(10, max_k, "How many measures per query"),
         status=_statuses(),
+        report=_reports(),
+        editions=_editions(),
     )
     ask = create_model(
         "AskRequest",
@@ -440,6 +590,8 @@ def request_models(settings: Settings) -> RequestModels:
         ),
         k=_k(DEFAULT_ASK_K, MAX_ASK_K, "Measures to retrieve"),
         status=_statuses(),
+        report=_reports(),
+        editions=_editions(),
         mode=(
             Mode,
             Field(

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -19,8 +19,9 @@ from indexer.embed import Encoder
 from indexer.passages import footnote_links
 from indexer.records import STATUS_NAMES, Measure, Passage, parse_status
 from indexer.tokenize import Tokenizer
+from service.dense import DenseScorer, candidate_count, sample_rows
 from service.errors import InvalidRequest, NotFound, Overloaded, PayloadTooLarge
-from service.fusion import RawScores, Recipe, combine
+from service.fusion import RawScores, Recipe, SampleScores, combine
 from service.glossary import Glossary
 from service.index import LoadedIndex
 from service.intent import QueryIntent, read_intent
@@ -153,6 +154,19 @@ def validate_statuses(statuses: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p for p in parsed if p is not None))
 
 
+Editions = Literal["latest", "all"]
+EDITIONS: tuple[Editions, ...] = get_args(Editions)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which reports a search covers: the ones named, else the latest edition of each
+    series (or every edition)."""
+
+    reports: tuple[str, ...] = ()
+    editions: Editions = "latest"
+
+
 class SearchEngine:
     """Answers searches over one loaded index. Thread-safe."""
 
@@ -200,8 +214,24 @@ class SearchEngine:
         # service.highlight.Highlighter of this index (made by service.engine, which may import
         # both modules; the highlighter reads search outcomes, so search cannot import it).
         self.highlighter = highlighter
-        self._numbers = {m.number: row for row, m in enumerate(index.measures)}
+        self._rows = {m.key: row for row, m in enumerate(index.measures)}
         self._footnotes = footnote_links(index.measures, index.passages)
+        # Exact indexes score every row; HNSW ones their top candidates plus a fixed sample
+        # of measures (with their passages) scored exactly (service/dense.py).
+        candidates = candidate_count(max_k)
+        measures, passages, self._sample_groups = sample_rows(
+            index.passage_measure, len(index.measures)
+        )
+        self._scorers = {
+            name: DenseScorer(faiss_index, candidates, rows)
+            for name, faiss_index, rows in (
+                ("dense_passages", index.dense_passages, passages),
+                ("dense_measures", index.dense_measures, measures),
+                ("second_passages", index.second_passages, passages),
+                ("second_measures", index.second_measures, measures),
+            )
+            if faiss_index is not None
+        }
 
     # ---- query encoding -------------------------------------------------------------
 
@@ -264,12 +294,17 @@ class SearchEngine:
 
     # ---- scoring ----------------------------------------------------------------------
 
-    def _all_scores(self, faiss_index: Any, vector: np.ndarray) -> np.ndarray:
-        n = faiss_index.ntotal
-        scores, ids = faiss_index.search(vector, n)
-        out = np.empty(n, dtype=np.float64)
-        out[ids[0]] = scores[0]
-        return out
+    def _encoder_scores(
+        self, name: str, vector: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, SampleScores | None]:
+        """One encoder's (passage, whole-measure) scores of a query for every row, and the
+        exact sample's scores when its indexes are approximate."""
+        passages, passage_sample = self._scorers[f"{name}_passages"].scores(vector)
+        measures, measure_sample = self._scorers[f"{name}_measures"].scores(vector)
+        sample = None
+        if passage_sample is not None and measure_sample is not None:
+            sample = SampleScores(passage_sample, measure_sample, self._sample_groups)
+        return passages, measures, sample
 
     def _lexical_scores(self, text: str) -> np.ndarray:
         tokens = self.tokenizer.tokenize(text)
@@ -285,18 +320,20 @@ class SearchEngine:
         """Every raw signal of one query against the index (before fusion), and the plain BM25
         scores (without the lexicon's terms, for answerability)."""
         idx = self.index
-        second_p = second_m = None
+        second_p = second_m = second_sample = None
         if vectors.second is not None and idx.second_passages is not None:
-            second_p = self._all_scores(idx.second_passages, vectors.second)
-            second_m = self._all_scores(idx.second_measures, vectors.second)
+            second_p, second_m, second_sample = self._encoder_scores("second", vectors.second)
+        dense_p, dense_m, dense_sample = self._encoder_scores("dense", vectors.dense)
         lexical = self._lexical_scores(lexical_text)
         raw = RawScores(
-            dense_passages=self._all_scores(idx.dense_passages, vectors.dense),
-            dense_measures=self._all_scores(idx.dense_measures, vectors.dense),
+            dense_passages=dense_p,
+            dense_measures=dense_m,
             lexical_passages=self.cross.lexical(lexical, terms),
             second_passages=second_p,
             second_measures=second_m,
             extra_passages=self.cross.extra_signal(terms),
+            dense_sample=dense_sample,
+            second_sample=second_sample,
         )
         return raw, lexical
 
@@ -329,14 +366,28 @@ class SearchEngine:
     # ---- public API -------------------------------------------------------------------
 
     def search(
-        self, query: str, k: int = 10, statuses: Sequence[str] | None = None
+        self,
+        query: str,
+        k: int = 10,
+        statuses: Sequence[str] | None = None,
+        reports: Sequence[str] | None = None,
+        editions: str = "latest",
     ) -> SearchOutcome:
         """Search one query: a batch of one."""
-        return self.search_batch([query], k=k, statuses=statuses)[0]
+        return self.search_batch(
+            [query], k=k, statuses=statuses, reports=reports, editions=editions
+        )[0]
 
     def search_batch(
-        self, queries: Sequence[str], k: int = 10, statuses: Sequence[str] | None = None
+        self,
+        queries: Sequence[str],
+        k: int = 10,
+        statuses: Sequence[str] | None = None,
+        reports: Sequence[str] | None = None,
+        editions: str = "latest",
     ) -> list[SearchOutcome]:
+        """Search each query over the reports in scope (by default the latest edition of
+        each report series), keeping measures with one of ``statuses`` when given."""
         started = time.perf_counter()
         if len(queries) > self.max_batch:
             raise InvalidRequest(
@@ -351,11 +402,12 @@ class SearchEngine:
             )
         k = validate_k(k, self.max_k)
         wanted = validate_statuses(statuses)
-        keys = [(normalize_query(q), k, wanted) for q in cleaned]
+        scope = self.validate_scope(reports, editions)
+        keys = [(normalize_query(q), k, wanted, scope) for q in cleaned]
         found = {i: hit for i, key in enumerate(keys) if (hit := self._result_cache.get(key))}
         missing = [i for i in range(len(cleaned)) if i not in found]
         if missing:
-            fresh = self._search_uncached([cleaned[i] for i in missing], k, wanted)
+            fresh = self._search_uncached([cleaned[i] for i in missing], k, wanted, scope)
             for i, outcome in zip(missing, fresh):
                 self._result_cache.put(keys[i], outcome)
                 found[i] = outcome
@@ -366,7 +418,7 @@ class SearchEngine:
         ]
 
     def _search_uncached(
-        self, cleaned: list[str], k: int, wanted: tuple[str, ...]
+        self, cleaned: list[str], k: int, wanted: tuple[str, ...], scope: Scope = Scope()
     ) -> list[SearchOutcome]:
         intents = [read_intent(q) for q in cleaned]
         expanded = [self.expand(q, intent.language) for q, intent in zip(cleaned, intents)]
@@ -390,7 +442,7 @@ class SearchEngine:
             cleaned, intents, expanded, lexical_texts, vectors, translated
         ):
             measure_scores, passage_scores, tops = self.score(lexical, vector, terms)
-            results = self._rank(measure_scores, passage_scores, k, wanted, intent)
+            results = self._rank(measure_scores, passage_scores, k, wanted, intent, scope)
             outcomes.append(
                 SearchOutcome(
                     query=query,
@@ -415,9 +467,13 @@ class SearchEngine:
         k: int,
         wanted: tuple[str, ...],
         intent: QueryIntent,
+        scope: Scope = Scope(),
     ) -> tuple[MeasureHit, ...]:
         measures = self.index.measures
         order = list(np.argsort(-measure_scores, kind="stable"))
+        in_scope = self.scope_reports(scope)
+        if in_scope is not None:
+            order = [row for row in order if measures[row].report in in_scope]
         if wanted:
             order = [row for row in order if measures[row].status in wanted]
         elif intent.status_only:
@@ -443,34 +499,108 @@ class SearchEngine:
             )
         return tuple(hits)
 
-    def get_measure(self, number: int) -> Measure:
-        row = self._numbers.get(number)
-        if row is None:
+    # ---- reports ------------------------------------------------------------------------
+
+    def validate_scope(self, reports: Sequence[str] | None, editions: str = "latest") -> Scope:
+        """The scope of a search; NotFound names an unknown report (with the ones there are),
+        InvalidRequest a bad editions value."""
+        if editions not in EDITIONS:
+            raise InvalidRequest(
+                f"editions must be one of {', '.join(EDITIONS)} (got {editions!r})"
+            )
+        names = tuple(dict.fromkeys(r.strip() for r in reports or () if r and r.strip()))
+        unknown = [r for r in names if r not in self.index.reports]
+        if unknown:
             raise NotFound(
-                f"there is no measure {number}; measures are numbered "
-                f"{min(self._numbers)}–{max(self._numbers)}"
+                f"unknown report {unknown[0]!r}; the index holds " + ", ".join(self.index.reports)
+            )
+        return Scope(names, editions)
+
+    def scope_reports(self, scope: Scope) -> frozenset[str] | None:
+        """The report ids a scope covers; None when it is every report of the index."""
+        if scope.reports:
+            return frozenset(scope.reports)
+        if scope.editions == "all" or len(self.index.latest) == len(self.index.reports):
+            return None
+        return self.index.latest
+
+    def default_report(self, number: int) -> str:
+        """The report meant when a measure number comes without one: the latest edition that
+        has it; InvalidRequest when several report series do."""
+        holding = [r for r in self.index.latest if (r, number) in self._rows]
+        if len(holding) > 1:
+            raise InvalidRequest(
+                f"measure {number} is in several reports ({', '.join(sorted(holding))}); "
+                "name the report"
+            )
+        if holding:
+            return holding[0]
+        older = [r for r in self.index.reports if (r, number) in self._rows]
+        return older[-1] if older else ""
+
+    def get_measure(self, number: int, report: str | None = None) -> Measure:
+        """Measure ``number`` of ``report`` (default: the latest edition that has it)."""
+        if report:
+            self.validate_scope([report])
+        key = (report or self.default_report(number), number)
+        row = self._rows.get(key)
+        if row is None:
+            numbers = [n for r, n in self._rows if r == key[0]] or [n for _, n in self._rows]
+            where = f" in report {report}" if report else ""
+            raise NotFound(
+                f"there is no measure {number}{where}; measures are numbered "
+                f"{min(numbers)}–{max(numbers)}"
             )
         return self.index.measures[row]
 
-    def similar_measures(self, number: int, k: int = 5) -> list[tuple[Measure, float]]:
-        """Measures most similar to measure ``number`` (itself excluded), by whole-measure vectors."""
-        self.get_measure(number)
+    def _scope_rows(self, scope: Scope) -> list[int]:
+        in_scope = self.scope_reports(scope)
+        return [
+            row
+            for row, m in enumerate(self.index.measures)
+            if in_scope is None or m.report in in_scope
+        ]
+
+    def similar_measures(
+        self, number: int, k: int = 5, report: str | None = None, scope: Scope = Scope()
+    ) -> list[tuple[Measure, float]]:
+        """Measures most similar to measure ``number`` (itself and its other editions
+        excluded), by whole-measure vectors, among the reports in ``scope``."""
+        measure = self.get_measure(number, report)
         k = validate_k(k, self.max_k)
-        row = self._numbers[number]
+        row = self._rows[measure.key]
         vectors = self.index.dense_measures.reconstruct_n(0, self.index.dense_measures.ntotal)
         scores = vectors @ vectors[row]
-        order = [r for r in np.argsort(-scores, kind="stable") if r != row][:k]
+        series = self._series_of(measure.report)
+        allowed = set(self._scope_rows(scope))
+        order = [
+            r
+            for r in np.argsort(-scores, kind="stable")
+            if r in allowed
+            and r != row
+            and not (
+                self.index.measures[r].number == number
+                and self._series_of(self.index.measures[r].report) == series
+            )
+        ][:k]
         return [(self.index.measures[r], round(float(scores[r]), 4)) for r in order]
 
-    def similar_to_text(self, text: str, k: int = 5) -> list[tuple[Measure, float]]:
+    def _series_of(self, report: str) -> str:
+        record = self.index.reports.get(report)
+        return record.series if record is not None else report
+
+    def similar_to_text(
+        self, text: str, k: int = 5, scope: Scope = Scope()
+    ) -> list[tuple[Measure, float]]:
         """Measures most similar to any free text, by whole-measure vectors."""
         text = validate_query(text, self.max_query_chars)
         k = validate_k(k, self.max_k)
         language = read_intent(text).language
         expanded = normalize_query(self.expand(text, language))
         vector = self.encode_queries([expanded], [normalize_query(text)])[0].dense
-        scores = self._all_scores(self.index.dense_measures, vector)
-        order = np.argsort(-scores, kind="stable")[:k]
+        scores = self._scorers["dense_measures"].scores(vector)[0]
+        allowed = set(self._scope_rows(scope))
+        order = [r for r in np.argsort(-scores, kind="stable") if r in allowed][:k]
         return [(self.index.measures[r], round(float(scores[r]), 4)) for r in order]
 
     def with_recipe(self, recipe: Recipe) -> SearchEngine:

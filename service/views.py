@@ -5,7 +5,9 @@ same way."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from service.answerability import Decision, decide, read_features
 from service.highlight import PassageMarks, highlighter_of
@@ -20,6 +22,7 @@ class OutcomeView:
     marks: dict[int, PassageMarks] = field(default_factory=dict)
     graded: Graded = field(default_factory=lambda: Graded((), 0))
     covered: bool = True
+    reports: Mapping[str, Any] = field(default_factory=dict)  # the index's reports, by id
 
     def marks_of(self, passage_id: int) -> PassageMarks:
         return self.marks.get(passage_id, PassageMarks())
@@ -36,4 +39,5 @@ def view_of(
         marks=highlighter_of(engine).mark(outcome),
         graded=grade(outcome, covered=decision.answerable),
         covered=decision.answerable,
+        reports=engine.index.reports,
     )

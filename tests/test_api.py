@@ -26,7 +26,20 @@ def test_measures_lists_all_33_with_statuses(server_url: str) -> None:
     assert by_number[7]["status_en"] == "implemented"
     assert "（注２）" in by_number[7]["notes"]
     assert by_number[1]["target"].startswith("厳格な入国管理について")
-    assert set(by_number[1]) == {"number", "status", "status_en", "target", "explanation", "notes"}
+    assert set(by_number[1]) == {
+        "number",
+        "status",
+        "status_en",
+        "target",
+        "explanation",
+        "notes",
+        "report",
+    }
+    assert by_number[1]["report"] == {
+        "id": "isa-7th-roundtable-status-2024",
+        "title": "出入国在留管理基本計画策定後に第７次出入国管理政策懇談会報告書において提言された施策の実施状況",
+        "date": "2024",
+    }
 
 
 def test_measure_by_number_and_unknown_number(server_url: str) -> None:

@@ -23,12 +23,17 @@ def copy_index(built_index: Path, tmp_path: Path) -> Path:
 def test_manifest_records_schema_models_corpus_and_counts(built_index: Path, encoders) -> None:
     manifest = read_manifest(built_index)
     assert manifest is not None
-    assert manifest["schema_version"] == 2  # 2: lexicon.json
+    assert manifest["schema_version"] == 3  # 2: lexicon.json; 3: reports
     assert manifest["dense_model"]["name"] == encoders[0].name
     assert manifest["dense_model"]["fingerprint"] == encoders[0].fingerprint
     assert manifest["dense_model"]["dimension"] == 384
     assert len(manifest["corpus_sha256"]) == 64
     assert manifest["counts"]["measures"] == 33
+    (report,) = manifest["reports"]
+    assert report["id"] == "isa-7th-roundtable-status-2024" and report["measures"] == 33
+    assert report["source_sha256"] == (
+        "e80a532d55c9661bafcc2e48c0f455c12f92e4619036072abe1b88904599384e"  # data/README.md
+    )
     assert manifest["counts"]["passages"] > 33
     assert manifest["built_at"]
     assert set(manifest["files"]) >= {"measures.json", "passages.json", "dense_passages.faiss"}

@@ -49,7 +49,7 @@ def test_bad_glossary_is_one_line_naming_the_file(tmp_path: Path) -> None:
 
 
 def test_bad_model_path_is_one_line_naming_the_variable(tmp_path: Path) -> None:
-    corpus = ROOT / "data" / "isa-7th-roundtable-measures-status.txt"
+    corpus = ROOT / "data" / "reports" / "isa-7th-roundtable-status-2024" / "source.txt"
     result = shisaku(
         "index",
         "--corpus",

@@ -176,7 +176,7 @@ def test_a_full_disk_during_a_build_leaves_the_served_index_untouched(
     before = sorted(p.name for p in home.iterdir())
     served = link.resolve()
 
-    def full(path, vectors):
+    def full(path, vectors, kind="exact"):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(indexer.build, "_write_faiss", full)

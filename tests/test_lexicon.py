@@ -34,7 +34,7 @@ from service.translate import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT / "data" / "isa-7th-roundtable-measures-status.txt"
+CORPUS = ROOT / "data" / "reports" / "isa-7th-roundtable-status-2024" / "source.txt"
 
 # --- English lemmas ---------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import pytest
 from indexer.parse import ParseError, normalize_for_matching, parse_report, parse_report_file
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT / "data" / "isa-7th-roundtable-measures-status.txt"
+CORPUS = ROOT / "data" / "reports" / "isa-7th-roundtable-status-2024" / "source.txt"
 SECOND = Path(__file__).resolve().parent / "fixtures" / "second_report.txt"
 
 IN_PROGRESS = {1, 2, 4, 17, 21, 28, 29}

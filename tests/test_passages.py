@@ -13,7 +13,7 @@ from indexer.passages import split_passages, split_text
 from indexer.records import Measure
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT / "data" / "isa-7th-roundtable-measures-status.txt"
+CORPUS = ROOT / "data" / "reports" / "isa-7th-roundtable-status-2024" / "source.txt"
 
 
 @pytest.fixture(scope="module")

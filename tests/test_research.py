@@ -69,7 +69,8 @@ def test_map_labels_carry_short_titles_and_never_overlap(fake_engine) -> None:
     from service.research import measure_map, short_titles
 
     titles = short_titles(fake_engine.index.measures, fake_engine.tokenizer)
-    assert titles[7] == "特定技能２号" and titles[12] == "日系四世"
+    report = fake_engine.index.measures[0].report
+    assert titles[(report, 7)] == "特定技能２号" and titles[(report, 12)] == "日系四世"
     assert all(0 < len(t) <= 10 for t in titles.values())
     assert len(set(titles.values())) == len(titles)  # each title names one measure
     data = measure_map(fake_engine.index, fake_engine.tokenizer)

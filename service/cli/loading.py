@@ -59,3 +59,24 @@ def index_from(args: argparse.Namespace) -> LoadedIndex:
     from service.index import load_index
 
     return load_index(Path(settings_from(args).index_dir))
+
+
+def add_scope_arguments(parser: argparse.ArgumentParser) -> None:
+    """--report / --all-editions: which reports a command covers."""
+    parser.add_argument(
+        "--report",
+        action="append",
+        metavar="ID",
+        help="only this report (repeatable; ids from `shisaku reports`); default: the latest "
+        "edition of each report",
+    )
+    parser.add_argument(
+        "--all-editions", action="store_true", help="cover every edition, not only the latest"
+    )
+
+
+def scope_of(args: argparse.Namespace) -> tuple[list[str], str]:
+    """(reports, editions) from --report / --all-editions."""
+    return list(getattr(args, "report", None) or []), (
+        "all" if getattr(args, "all_editions", False) else "latest"
+    )

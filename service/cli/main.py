@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
@@ -25,14 +25,17 @@ from service.cli.console import (
 )
 from service.cli.loading import (
     STATUS_HELP,
+    add_scope_arguments,
     check_search_arguments,
     engine_from,
     index_from,
+    scope_of,
     settings_from,
 )
+from service.cli.reports import register_report_commands
 from service.cli.research import register_research_commands
 from service.config import Settings
-from service.errors import BuildError, ShisakuError
+from service.errors import BuildError, InvalidRequest, ShisakuError
 from service.logs import configure_logging
 from service.text import FIELD_LABELS, count_noun
 
@@ -41,45 +44,18 @@ if TYPE_CHECKING:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from indexer.build import build_index, check_writable
-    from indexer.manifest import expected_identity, is_current
-    from indexer.parse import parse_report_file
-    from service.engine import load_index_encoders
+    from service.cli.indexing import rebuild_index
 
     settings = settings_from(args)
-    if not Path(settings.corpus).is_file():
-        raise ShisakuError(f"corpus file {settings.corpus} not found (set SHISAKU_CORPUS)")
-    parse_report_file(Path(settings.corpus))  # a malformed report fails before models load
-    check_writable(Path(settings.index_dir))  # so does a target that cannot be written
-    models = load_index_encoders(settings)  # prepares the model and its ONNX export
-    identity = expected_identity(Path(settings.corpus), models.encoder, models.second, models.onnx)
-    if args.if_stale and is_current(Path(settings.index_dir), identity):
+    manifest = rebuild_index(settings, quiet=args.quiet, if_stale=args.if_stale)
+    if manifest is None:
         print(f"index at {settings.index_dir} is up to date")
         return 0
-    bars: dict[str, Any] = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        bar = bars.get(stage)
-        if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=stage, unit="text", disable=args.quiet)
-        bar.update(done - bar.n)
-        if done >= total:
-            bar.close()
-
-    manifest = build_index(
-        Path(settings.corpus),
-        Path(settings.index_dir),
-        models.encoder,
-        models.second,
-        progress=progress,
-        onnx=models.onnx,
-    )
     counts = manifest["counts"]
     print(
-        f"built index at {settings.index_dir}: {counts['measures']} measures, "
-        f"{counts['passages']} passages in {manifest['build_seconds']:.1f} s"
+        f"built index at {settings.index_dir}: {len(manifest['reports'])} report(s), "
+        f"{counts['measures']} measures, {counts['passages']} passages in "
+        f"{manifest['build_seconds']:.1f} s"
     )
     return 0
 
@@ -164,7 +140,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     check_search_arguments(args)
     engine = engine_from(args)
-    outcome = engine.search(args.query, k=args.k, statuses=args.status or [])
+    reports, editions = scope_of(args)
+    outcome = engine.search(
+        args.query, k=args.k, statuses=args.status or [], reports=reports, editions=editions
+    )
     response = SearchResponse.of(outcome, view_of(engine, outcome))
     if args.json:
         print(response.model_dump_json(indent=2))
@@ -216,18 +195,26 @@ def print_search(response: SearchResponse, show_all: bool = False) -> None:
 
 
 def cmd_measures(args: argparse.Namespace) -> int:
-    from service.index import measure_numbered, read_measures
+    from service.index import measure_numbered, read_catalogue
     from service.schemas import MeasureOut, MeasuresResponse
 
-    measures = read_measures(Path(settings_from(args).index_dir))  # no model needed
+    catalogue = read_catalogue(Path(settings_from(args).index_dir))  # no model needed
+    reports, editions = scope_of(args)
+    unknown = [r for r in reports if r not in catalogue.reports]
+    if unknown:
+        raise InvalidRequest(
+            f"unknown report {unknown[0]!r}; the index holds {', '.join(catalogue.reports)}"
+        )
+    in_scope = set(reports) or (set(catalogue.reports) if editions == "all" else catalogue.latest)
+    measures = [m for m in catalogue.measures if m.report in in_scope]
     if args.number is not None:
-        one = MeasureOut.of(measure_numbered(measures, args.number))
+        one = MeasureOut.of(measure_numbered(measures, args.number), catalogue.reports)
         if args.json:
             print(one.model_dump_json(indent=2))
         else:
             print_measure(one)
         return 0
-    response = MeasuresResponse(measures=[MeasureOut.of(m) for m in measures])
+    response = MeasuresResponse(measures=[MeasureOut.of(m, catalogue.reports) for m in measures])
     if args.json:
         print(response.model_dump_json(indent=2))
         return 0
@@ -300,6 +287,10 @@ def cmd_info(args: argparse.Namespace) -> int:
             "path": str(index.path),
             "built_at": manifest.get("built_at"),
             "counts": manifest.get("counts"),
+            "reports": [
+                {"id": r.id, "title": r.title, "date": r.date, "latest": r.id in index.latest}
+                for r in index.reports.values()
+            ],
         },
     }
     print(json.dumps(info, ensure_ascii=False, indent=2))
@@ -324,7 +315,10 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add("index", cmd_index, "build the index from the corpus")
-    p.add_argument("--corpus", help="report text file (default: SHISAKU_CORPUS)")
+    p.add_argument(
+        "--corpus",
+        help="folder of reports, one report folder, or one report file (default: SHISAKU_CORPUS)",
+    )
     p.add_argument("--if-stale", action="store_true", help="only if missing or out of date")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -346,10 +340,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--all", action="store_true", help="also show results below the relevance cut-off"
     )
+    add_scope_arguments(p)
     p.add_argument("--json", action="store_true", help="print the API's JSON")
 
     p = add("measures", cmd_measures, "list all measures, or show one")
     p.add_argument("number", nargs="?", type=int, help="show this measure in full")
+    add_scope_arguments(p)
     p.add_argument("--json", action="store_true", help="print the API's JSON")
 
     p = add("eval", cmd_eval, "evaluate retrieval on a JSONL question set")
@@ -360,6 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("info", cmd_info, "show model and index information")
 
     register_research_commands(add)
+    register_report_commands(add)  # add, reports, diff, history
     register_answer_commands(add)  # ask, mcp
     return parser
 

@@ -64,6 +64,8 @@ def add_ask_routes(app: FastAPI) -> None:
             statuses=body.status,
             mode=body.mode,
             llm=state.llm(),
+            reports=body.report,
+            editions=body.editions,
         )
         return AskResponse.of(answer, view_of(engine, answer.outcome, answer.decision))
 
@@ -85,13 +87,23 @@ def add_ask_routes(app: FastAPI) -> None:
         llm = state.llm()
         mode = check_mode(body.mode, llm)
         # Invalid input fails here, as a JSON 4xx, before the stream starts.
-        outcome, decision = retrieve(engine, body.question, body.k, body.status)
+        got = retrieve(engine, body.question, body.k, body.status, body.report, body.editions)
+        outcome, decision = got.outcome, got.decision
 
         def events() -> Iterator[str]:
             view = view_of(engine, outcome, decision)
             results = [r.model_dump() for r in results_of(outcome, view)]
             yield sse("results", {"question": body.question, "results": results})
-            answer = compose(body.question, outcome, decision, mode, llm, started)
+            answer = compose(
+                body.question,
+                outcome,
+                decision,
+                mode,
+                llm,
+                started,
+                got.change,
+                engine.index.reports,
+            )
             for chunk in answer_chunks(answer.text):
                 yield sse("answer", {"text": chunk})
             response = AskResponse.of(answer, view)

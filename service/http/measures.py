@@ -1,29 +1,90 @@
-"""HTTP routes of measures: the list, one measure, and the measures similar to one."""
+"""HTTP routes of measures and reports: the lists, one measure, its history, similar ones."""
 
 # No ``from __future__ import annotations``: the limits in the annotations come from the settings.
 from typing import Annotated
 
 from fastapi import FastAPI, Path, Query, Request
 
+from service.history import measure_history
 from service.http.deps import engine_of, state_of
-from service.schemas import MeasureOut, MeasuresResponse, SimilarResponse
+from service.schemas import (
+    EDITIONS_DESCRIPTION,
+    REPORT_DESCRIPTION,
+    HistoryResponse,
+    MeasureOut,
+    MeasuresResponse,
+    ReportInfo,
+    ReportsResponse,
+    SimilarResponse,
+)
+from service.search import Editions, Scope
 
 NUMBER = Path(ge=0, le=100_000, description="measure number (施策番号)", examples=[7])
+REPORT = Query(
+    max_length=80,
+    description="the report (an id from GET /reports); by default the latest edition that "
+    "has the measure",
+    examples=["isa-7th-roundtable-status-2024"],
+)
+REPORTS = Query(
+    description=REPORT_DESCRIPTION + " (repeat the parameter)",
+    examples=[["isa-7th-roundtable-status-2024"]],
+)
+EDITIONS = Query(description=EDITIONS_DESCRIPTION, examples=["latest"])
 
 
 def add_measure_routes(app: FastAPI) -> None:
     max_k = state_of(app).settings.max_k
 
+    @app.get("/reports", response_model=ReportsResponse, tags=["measures"])
+    def reports(request: Request) -> ReportsResponse:
+        """Every report of the index (its editions, dates and provenance), oldest first."""
+        index = engine_of(request).index
+        ordered = sorted(index.reports.values(), key=lambda r: (r.date, r.edition, r.id))
+        return ReportsResponse(
+            reports=[ReportInfo.of_record(r, r.id in index.latest) for r in ordered]
+        )
+
     @app.get("/measures", response_model=MeasuresResponse, tags=["measures"])
-    def measures(request: Request) -> MeasuresResponse:
-        """Every measure of the report, by number."""
+    def measures(
+        request: Request,
+        report: Annotated[list[str] | None, REPORTS] = None,
+        editions: Annotated[Editions, EDITIONS] = "latest",
+    ) -> MeasuresResponse:
+        """Every measure of the reports in scope (by default the latest edition of each)."""
         engine = engine_of(request)
-        return MeasuresResponse(measures=[MeasureOut.of(m) for m in engine.index.measures])
+        in_scope = engine.scope_reports(engine.validate_scope(report, editions))
+        return MeasuresResponse(
+            measures=[
+                MeasureOut.of(m, engine.index.reports)
+                for m in engine.index.measures
+                if in_scope is None or m.report in in_scope
+            ]
+        )
 
     @app.get("/measures/{number}", response_model=MeasureOut, tags=["measures"])
-    def measure(request: Request, number: Annotated[int, NUMBER]) -> MeasureOut:
+    def measure(
+        request: Request,
+        number: Annotated[int, NUMBER],
+        report: Annotated[str | None, REPORT] = None,
+    ) -> MeasureOut:
         """One measure: status, target, explanation and notes (404 when there is none)."""
-        return MeasureOut.of(engine_of(request).get_measure(number))
+        engine = engine_of(request)
+        return MeasureOut.of(engine.get_measure(number, report), engine.index.reports)
+
+    @app.get("/measures/{number}/history", response_model=HistoryResponse, tags=["measures"])
+    def history(
+        request: Request,
+        number: Annotated[int, NUMBER],
+        report: Annotated[str | None, REPORT] = None,
+    ) -> HistoryResponse:
+        """The measure's status in each edition of its report, oldest first, with the
+        sentences that changed (matched across editions by number and text)."""
+        engine = engine_of(request)
+        found = measure_history(
+            engine.index.measures, engine.index.reports, engine.get_measure(number, report)
+        )
+        return HistoryResponse.of(found, engine.index.reports)
 
     @app.get("/measures/{number}/similar", response_model=SimilarResponse, tags=["measures"])
     def similar(
@@ -32,7 +93,11 @@ def add_measure_routes(app: FastAPI) -> None:
         k: Annotated[
             int, Query(ge=1, le=max_k, description="how many measures to list", examples=[5])
         ] = 5,
+        report: Annotated[str | None, REPORT] = None,
+        editions: Annotated[Editions, EDITIONS] = "latest",
     ) -> SimilarResponse:
         """The measures most similar to one measure, by whole-measure embeddings."""
-        pairs = engine_of(request).similar_measures(number, k=k)
-        return SimilarResponse.of_pairs(pairs, number=number)
+        engine = engine_of(request)
+        scope = Scope((), editions)
+        pairs = engine.similar_measures(number, k=k, report=report, scope=scope)
+        return SimilarResponse.of_pairs(pairs, number=number, reports=engine.index.reports)

@@ -47,6 +47,7 @@ def add_ops_routes(app: FastAPI) -> None:
                 "counts": manifest.get("counts"),
                 "corpus_sha256": manifest.get("corpus_sha256"),
                 "schema_version": manifest.get("schema_version"),
+                "reports": len(engine.index.reports),
             },
             limits=LimitsOut(
                 max_query_chars=settings.max_query_chars,

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
@@ -21,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from indexer.records import STATUSES, Measure
 from service.errors import NotFound, NotReady
 from service.highlight import Span, measure_marks
+from service.history import MeasureHistory, measure_history
 from service.http.deps import state_of
 from service.search import SearchEngine
 from service.text import shorten
@@ -40,23 +43,34 @@ SOURCE_JA = (
     "出典: 出入国在留管理庁「出入国在留管理基本計画策定後に第７次出入国管理政策懇談会報告書に"
     "おいて提言された施策の実施状況」"
 )
+REPORT_TITLE_CHARS = 24  # a report's title is shortened to this on the page (app.js: the same)
+CHANGE_SIGNS = {"added": "+", "removed": "\u2212"}
 
 
 @dataclass(frozen=True)
 class SearchContext:
-    """The search a measure page was reached from (``?q=&status=``), kept in its links."""
+    """The search a measure page was reached from (``?q=&status=&report=&editions=``), kept
+    in its links."""
 
     query: str = ""
     statuses: tuple[str, ...] = ()
     marks: dict[str, list[Span]] = field(default_factory=dict)
+    report: str = ""
+    editions: str = "latest"
 
     def params(self) -> list[tuple[str, str]]:
         pairs = [("q", self.query)] if self.query else []
-        return pairs + [("status", s) for s in self.statuses]
+        pairs += [("status", s) for s in self.statuses]
+        if self.report:
+            pairs.append(("report", self.report))
+        elif self.editions == "all":
+            pairs.append(("editions", "all"))
+        return pairs
 
-    def suffix(self) -> str:
-        """``?q=…&status=…`` for a link that keeps the search, or ""."""
-        query = urlencode(self.params())
+    def suffix(self, edition: str = "") -> str:
+        """``?q=…&status=…`` for a link that keeps the search (and shows ``edition`` of the
+        measure, when given), or ""."""
+        query = urlencode(self.params() + ([("edition", edition)] if edition else []))
         return f"?{query}" if query else ""
 
 
@@ -74,16 +88,20 @@ def add_page_routes(app: FastAPI) -> None:
             engine = state_of(request.app).ready_engine()
         except NotReady as error:
             return HTMLResponse(loading_page(error), status_code=503, headers={"Retry-After": "2"})
+        # ?edition=: the report whose edition of the measure to show (default: the latest).
+        edition = request.query_params.get("edition") or ""
+        if edition not in engine.index.reports:
+            edition = ""
         try:
             if not number.isascii() or not number.isdigit() or len(number) > 6:
                 raise NotFound(f"{number!r} is not a measure number")
-            measure = engine.get_measure(int(number))
+            measure = engine.get_measure(int(number), edition or None)
         except NotFound as exc:
             return HTMLResponse(not_found_page(number, exc, engine), status_code=404)
-        similar = engine.similar_measures(measure.number, k=SIMILAR_ON_PAGE)
+        similar = engine.similar_measures(measure.number, k=SIMILAR_ON_PAGE, report=measure.report)
         highlight = _highlight(request, measure)
         context = _context(request, engine, measure)
-        numbers = [m.number for m in engine.index.measures]
+        numbers = [m.number for m in engine.index.measures if m.report == measure.report]
         return HTMLResponse(
             measure_html(
                 measure,
@@ -92,6 +110,9 @@ def add_page_routes(app: FastAPI) -> None:
                 context=context,
                 neighbours=_neighbours(numbers, measure.number),
                 corpus_sha256=str(engine.index.manifest.get("corpus_sha256") or ""),
+                history=measure_history(engine.index.measures, engine.index.reports, measure),
+                reports=engine.index.reports,
+                edition=edition,
             )
         )
 
@@ -105,11 +126,15 @@ def _context(request: Request, engine: SearchEngine, measure: Measure) -> Search
         query = ""
     statuses = tuple(s for s in dict.fromkeys(params.getlist("status")) if s in STATUSES)
     marks = measure_marks(engine, measure.number, query) if query else {}
-    return SearchContext(query, statuses, marks)
+    report = params.get("report") or ""
+    if report not in engine.index.reports:
+        report = ""
+    editions = "all" if params.get("editions") == "all" else "latest"
+    return SearchContext(query, statuses, marks, report, editions)
 
 
 def _neighbours(numbers: list[int], number: int) -> tuple[int | None, int | None]:
-    ordered = sorted(numbers)
+    ordered = sorted(set(numbers))
     at = ordered.index(number)
     return (
         ordered[at - 1] if at > 0 else None,
@@ -238,19 +263,18 @@ def _field_text(text: str, mark: tuple[int, int] | None, terms: list[Span] | Non
     return "".join(out)
 
 
-def _nav(neighbours: tuple[int | None, int | None], context: SearchContext) -> str:
+def _nav(
+    neighbours: tuple[int | None, int | None], context: SearchContext, edition: str = ""
+) -> str:
     previous, following = neighbours
+    suffix = escape(context.suffix(edition))
     links = []
     if previous is not None:
         label = _measure_label(previous, "prevMeasure", "← 施策 {n}")
-        links.append(
-            f'<a class="prev" rel="prev" href="/m/{previous}{context.suffix()}">{label}</a>'
-        )
+        links.append(f'<a class="prev" rel="prev" href="/m/{previous}{suffix}">{label}</a>')
     if following is not None:
         label = _measure_label(following, "nextMeasure", "施策 {n} →")
-        links.append(
-            f'<a class="next" rel="next" href="/m/{following}{context.suffix()}">{label}</a>'
-        )
+        links.append(f'<a class="next" rel="next" href="/m/{following}{suffix}">{label}</a>')
     return f'<nav class="measure-nav">{"".join(links)}</nav>'
 
 
@@ -261,8 +285,14 @@ def measure_html(
     context: SearchContext | None = None,
     neighbours: tuple[int | None, int | None] = (None, None),
     corpus_sha256: str = "",
+    history: MeasureHistory | None = None,
+    reports: Mapping[str, Any] | None = None,
+    edition: str = "",
 ) -> str:
+    """The measure page; ``edition`` is the report asked for with ``?edition=`` (kept in the
+    links to the neighbouring measures)."""
     context = context or SearchContext()
+    reports = reports or {}
     sections = []
     for name, (key, label) in FIELD_LABELS.items():
         text = measure.field_text(name)  # type: ignore[arg-type]
@@ -279,7 +309,7 @@ def measure_html(
         target = shorten(other.target, 90)
         items.append(
             f'<li class="similar-item" data-similar="{other.number}">'
-            f'<a class="similar-link" href="/m/{other.number}{context.suffix()}">'
+            f'<a class="similar-link" href="/m/{other.number}{escape(context.suffix())}">'
             f"{_measure_label(other.number)}</a>"
             f"{_badge(other.status)}"
             f'<span class="similar-target">{escape(target)}</span></li>'
@@ -300,16 +330,21 @@ def measure_html(
             f'<p class="query-note muted" data-i18n="queryMarked" data-i18n-vars="{vars_attr}">'
             f"「{escape(context.query)}」に一致する語を強調しています</p>"
         )
-    nav = _nav(neighbours, context)
+    nav = _nav(neighbours, context, edition)
+    shown = ""
+    if len(reports) > 1:
+        shown = _report_line(measure.report, reports, "p", "measure-report", "shownEdition")
     body = (
-        f'<article class="measure" data-measure-page="{measure.number}">'
+        f'<article class="measure" data-measure-page="{measure.number}" '
+        f'data-report="{escape(measure.report)}">'
         f'<div class="measure-head"><h1>{_measure_label(measure.number)}</h1>'
-        f"{_badge(measure.status)}</div>{note}"
-        f"{''.join(sections)}</article>{similar_html}{nav}"
+        f"{_badge(measure.status)}</div>{shown}{note}"
+        f"{''.join(sections)}{_history_html(history, reports, measure)}</article>"
+        f"{similar_html}{nav}"
     )
-    if context.query:
+    if context.query or context.report or context.editions == "all":
         back = (
-            f'<a class="back" href="/{context.suffix()}" data-i18n="backToResults">'
+            f'<a class="back" href="/{escape(context.suffix())}" data-i18n="backToResults">'
             "← 検索結果に戻る</a>"
         )
     else:
@@ -323,6 +358,91 @@ def measure_html(
         back=f'<div class="measure-top">{back}{nav}</div>',
         footer=_footer(corpus_sha256),
     )
+
+
+def _report_vars(report_id: str, reports: Mapping[str, Any]) -> dict[str, str]:
+    record = reports.get(report_id)
+    title = str(getattr(record, "title", "") or report_id)
+    return {"title": shorten(title, REPORT_TITLE_CHARS), "date": str(getattr(record, "date", ""))}
+
+
+def _report_line(report_id: str, reports: Mapping[str, Any], tag: str, css: str, key: str) -> str:
+    """A small "title (date)" label of the report shown, translated by app.js with ``key``."""
+    values = _report_vars(report_id, reports)
+    text = f"表示中の版: {values['title']}（{values['date']}）"
+    vars_attr = escape(json.dumps(values, ensure_ascii=False))
+    return (
+        f'<{tag} class="{css}" data-report="{escape(report_id)}" data-i18n="{key}" '
+        f'data-i18n-vars="{vars_attr}">{escape(text)}</{tag}>'
+    )
+
+
+def _change_html(kind: str, text: str) -> str:
+    """One change of a history entry: a status change in bold, a sentence added (green, +)
+    or removed (red, −), or the reworded recommendation."""
+    if kind == "status":
+        vars_attr = escape(json.dumps({"change": text}, ensure_ascii=False))
+        return (
+            '<li class="change change-status" data-kind="status" data-i18n="historyStatus" '
+            f'data-i18n-vars="{vars_attr}">実施状況: {escape(text)}</li>'
+        )
+    sign = CHANGE_SIGNS.get(kind, "")
+    lead = (
+        f'<span class="change-sign" aria-hidden="true">{sign} </span>'
+        if sign
+        else '<span data-i18n="field.target">対象施策</span>: '
+    )
+    return (
+        f'<li class="change change-{escape(kind)}" data-kind="{escape(kind)}">'
+        f"{lead}{escape(text)}</li>"
+    )
+
+
+def _history_html(
+    history: MeasureHistory | None, reports: Mapping[str, Any], shown: Measure
+) -> str:
+    """The measure's status in each edition with its date, oldest first, and the sentences
+    that changed from the previous edition (from :func:`service.history.measure_history`)."""
+    if history is None or not history.entries:
+        return ""
+    opening = (
+        f'<section class="measure-section history-section" id="history" '
+        f'data-editions="{len(history.entries)}">'
+        '<h2 data-i18n="historyTitle">版ごとの実施状況</h2>'
+    )
+    if len(history.entries) == 1:
+        date = _report_vars(history.entries[0].measure.report, reports)["date"]
+        vars_attr = escape(json.dumps({"date": date}, ensure_ascii=False))
+        return (
+            f'{opening}<p class="history-one" data-i18n="historyOne" '
+            f'data-i18n-vars="{vars_attr}">'
+            f"この施策は1つの版（{escape(date)}）にのみ掲載されています。</p></section>"
+        )
+    items = []
+    for i, entry in enumerate(history.entries):
+        m = entry.measure
+        values = _report_vars(m.report, reports)
+        current = ' aria-current="true"' if m.key == shown.key else ""
+        renumbered = "" if m.number == history.number else f" {_measure_label(m.number)}"
+        changes = "".join(_change_html(c.kind, c.text) for c in entry.changes)
+        if changes:
+            detail = f'<ul class="history-changes">{changes}</ul>'
+        elif i == 0:
+            detail = ""
+        else:
+            detail = (
+                '<p class="history-same muted" data-i18n="historyUnchanged">前の版から変更なし</p>'
+            )
+        items.append(
+            f'<li class="history-entry" data-report="{escape(m.report)}" '
+            f'data-date="{escape(values["date"])}" data-status="{escape(m.status)}"{current}>'
+            '<div class="history-head">'
+            f'<span class="history-date">{escape(values["date"])}</span>'
+            f"{_badge(m.status)}{renumbered}"
+            f'<span class="history-report muted">{escape(values["title"])}</span></div>'
+            f"{detail}</li>"
+        )
+    return f'{opening}<ol class="history-list">{"".join(items)}</ol></section>'
 
 
 def not_found_page(number: str, error: NotFound, engine: SearchEngine) -> str:

@@ -20,14 +20,18 @@ def add_research_routes(app: FastAPI) -> None:
     @app.post("/similar", response_model=SimilarResponse, tags=["research"])
     def similar_text(request: Request, body: models.similar_text) -> SimilarResponse:  # type: ignore[name-defined]
         """Measures most similar to any free text, by whole-measure embeddings."""
-        hits = similar_to_text(engine_of(request), body.text, k=body.k)
-        return SimilarResponse.of_pairs([(h.measure, h.score) for h in hits])
+        engine = engine_of(request)
+        hits = similar_to_text(engine, body.text, body.k, body.report, body.editions)
+        pairs = [(h.measure, h.score) for h in hits]
+        return SimilarResponse.of_pairs(pairs, reports=engine.index.reports)
 
     @app.post("/search/batch", response_model=BatchSearchResponse, tags=["research"])
     def search_batch(request: Request, body: models.batch_search) -> BatchSearchResponse:  # type: ignore[name-defined]
         """Many searches in one request, encoded together."""
         engine = engine_of(request)
-        outcomes = search_many(engine, body.queries, k=body.k, statuses=body.status)
+        outcomes = search_many(
+            engine, body.queries, body.k, body.status, body.report, body.editions
+        )
         return BatchSearchResponse(
             results=[SearchResponse.of(o, view_of(engine, o)) for o in outcomes]
         )

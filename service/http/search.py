@@ -8,12 +8,15 @@ from fastapi import FastAPI, Query, Request
 
 from service.http.deps import engine_of, state_of
 from service.schemas import (
+    EDITIONS_DESCRIPTION,
     QUERY_PATTERN,
+    REPORT_DESCRIPTION,
     STATUS_DESCRIPTION,
     SearchResponse,
     StatusInput,
     request_models,
 )
+from service.search import Editions
 from service.views import view_of
 
 
@@ -44,15 +47,29 @@ def add_search_routes(app: FastAPI) -> None:
                 description=STATUS_DESCRIPTION + " (repeat the parameter)", examples=[["実施済み"]]
             ),
         ] = None,
+        report: Annotated[
+            list[str] | None,
+            Query(
+                description=REPORT_DESCRIPTION + " (repeat the parameter)",
+                examples=[["isa-7th-roundtable-status-2024"]],
+            ),
+        ] = None,
+        editions: Annotated[
+            Editions, Query(description=EDITIONS_DESCRIPTION, examples=["latest"])
+        ] = "latest",
     ) -> SearchResponse:
         """Hybrid search: the measures that best match a question, with their passages."""
         engine = engine_of(request)
-        outcome = engine.search(q, k=k, statuses=status or [])
+        outcome = engine.search(
+            q, k=k, statuses=status or [], reports=report or [], editions=editions
+        )
         return SearchResponse.of(outcome, view_of(engine, outcome))
 
     @app.post("/search", response_model=SearchResponse, tags=["search"])
     def search_post(request: Request, body: models.search) -> SearchResponse:  # type: ignore[name-defined]
         """The same search as GET /search, with a JSON body."""
         engine = engine_of(request)
-        outcome = engine.search(body.q, k=body.k, statuses=body.status)
+        outcome = engine.search(
+            body.q, k=body.k, statuses=body.status, reports=body.report, editions=body.editions
+        )
         return SearchResponse.of(outcome, view_of(engine, outcome))

@@ -22,10 +22,15 @@ from pydantic import BaseModel, Field
 from service import __version__
 from service.answer import DEFAULT_ASK_K, MAX_ASK_K, answer_question
 from service.errors import NotReady, ShisakuError
+from service.history import measure_history as history_of
 from service.schemas import (
     AskResponse,
+    HistoryResponse,
     MeasureOut,
     PassageOut,
+    ReportInfo,
+    ReportOut,
+    ReportsResponse,
     SearchResponse,
     SimilarResponse,
     StatusInput,
@@ -43,8 +48,25 @@ INSTRUCTIONS = (
     "recommended by the 7th Immigration Control Policy Roundtable (第７次出入国管理政策懇談会). "
     "Ask in Japanese or English. Each measure has a number, a status (実施中 in progress / "
     "実施済み implemented / 検討中 under consideration), a target (対象施策), an explanation "
-    "(実施状況の説明) and footnotes. Cite measures as ［施策N］."
+    "(実施状況の説明) and footnotes. Cite measures as ［施策N］. The index may hold several "
+    "reports and editions (list_reports); searches cover the latest edition of each unless "
+    "a report is named, and measure_history shows how a measure's status moved."
 )
+
+ReportFilter = Annotated[
+    list[str] | None,
+    Field(
+        description="only these reports (ids from list_reports); default: the latest "
+        "edition of each / 報告書で絞り込み"
+    ),
+]
+AllEditions = Annotated[
+    bool, Field(description="search every edition, not only the latest / 全ての版を対象にする")
+]
+ReportId = Annotated[
+    str | None,
+    Field(description="the report the number refers to (default: the latest edition) / 報告書"),
+]
 
 
 def _result(model: BaseModel, text: str) -> CallToolResult:
@@ -74,13 +96,17 @@ def bolded(passage: PassageOut, width: int = 100) -> str:
     return "".join(out) + cut.text[cursor:]
 
 
+def _source(report: ReportOut) -> str:
+    return f"{report.id}, {report.date}" if report.date else report.id
+
+
 def render_search(response: SearchResponse) -> str:
     shown = response.results[: response.shown]
     lines = [f"{count_noun(len(shown), 'relevant measure')} for {response.query!r}:"]
     for rank, r in enumerate(shown, start=1):
         lines.append(
-            f"{rank}. 施策{r.number} [{r.status} / {r.status_en}] relevance {r.relevance}: "
-            f"{shorten(r.target, 100)}"
+            f"{rank}. 施策{r.number} [{r.status} / {r.status_en}] relevance {r.relevance} "
+            f"({_source(r.report)}): {shorten(r.target, 100)}"
         )
         matching = [p for p in r.passages if p.highlights] or r.passages[:1]
         for passage in matching[:2]:
@@ -96,13 +122,23 @@ def render_search(response: SearchResponse) -> str:
 
 def render_measure(m: MeasureOut) -> str:
     parts = [
-        f"施策{m.number} [{m.status} / {m.status_en}]",
+        f"施策{m.number} [{m.status} / {m.status_en}] ({_source(m.report)})",
         f"対象施策: {m.target}",
         f"実施状況の説明: {m.explanation}",
     ]
     if m.notes:
         parts.append(f"注: {m.notes}")
     return "\n".join(parts)
+
+
+def render_history(response: HistoryResponse) -> str:
+    lines = [f"施策{response.number}: {count_noun(len(response.history), 'edition')}"]
+    for entry in response.history:
+        lines.append(f"- {_source(entry.report)}: {entry.status} / {entry.status_en}")
+        for change in entry.changes:
+            mark = {"status": "*", "added": "+", "removed": "-", "target": "~"}[change.kind]
+            lines.append(f"  {mark} {change.text}")
+    return "\n".join(lines)
 
 
 def render_answer(response: AskResponse) -> str:
@@ -142,10 +178,15 @@ def build_mcp_server(get_engine: EngineGetter) -> MCPServer:
                 "implemented, under-consideration) / 状況で絞り込み"
             ),
         ] = None,
+        report: ReportFilter = None,
+        all_editions: AllEditions = False,
     ) -> Annotated[CallToolResult, SearchResponse]:
         def run() -> SearchResponse:
             engine = get_engine()
-            outcome = engine.search(query, k=k, statuses=status or [])
+            editions = "all" if all_editions else "latest"
+            outcome = engine.search(
+                query, k=k, statuses=status or [], reports=report or [], editions=editions
+            )
             return SearchResponse.of(outcome, view_of(engine, outcome))
 
         response = await _call(run)
@@ -159,10 +200,54 @@ def build_mcp_server(get_engine: EngineGetter) -> MCPServer:
     )
     async def get_measure(
         number: Annotated[int, Field(description="measure number / 施策番号")],
+        report: ReportId = None,
     ) -> Annotated[CallToolResult, MeasureOut]:
-        measure = await _call(lambda: get_engine().get_measure(number))
-        response = MeasureOut.of(measure)
+        def run() -> MeasureOut:
+            engine = get_engine()
+            return MeasureOut.of(engine.get_measure(number, report), engine.index.reports)
+
+        response = await _call(run)
         return _result(response, render_measure(response))
+
+    @server.tool(
+        description=(
+            "The reports in the index (editions, dates, provenance), oldest first. / "
+            "索引にある報告書（版・日付・出典）の一覧。"
+        ),
+    )
+    async def list_reports() -> Annotated[CallToolResult, ReportsResponse]:
+        def run() -> ReportsResponse:
+            index = get_engine().index
+            ordered = sorted(index.reports.values(), key=lambda r: (r.date, r.edition, r.id))
+            return ReportsResponse(
+                reports=[ReportInfo.of_record(r, r.id in index.latest) for r in ordered]
+            )
+
+        response = await _call(run)
+        text = "\n".join(
+            f"{r.id} ({r.date}, edition {r.edition}{', latest' if r.latest else ''}): {r.title}"
+            for r in response.reports
+        )
+        return _result(response, text)
+
+    @server.tool(
+        description=(
+            "A measure's status in each edition of its report, oldest first, with the "
+            "sentences that changed. / 施策の実施状況の推移（版ごと）と変更された文。"
+        ),
+    )
+    async def measure_history(
+        number: Annotated[int, Field(description="measure number / 施策番号")],
+        report: ReportId = None,
+    ) -> Annotated[CallToolResult, HistoryResponse]:
+        def run() -> HistoryResponse:
+            engine = get_engine()
+            index = engine.index
+            found = history_of(index.measures, index.reports, engine.get_measure(number, report))
+            return HistoryResponse.of(found, index.reports)
+
+        response = await _call(run)
+        return _result(response, render_history(response))
 
     @server.tool(
         description=(
@@ -173,9 +258,14 @@ def build_mcp_server(get_engine: EngineGetter) -> MCPServer:
     async def similar_measures(
         number: Annotated[int, Field(description="measure number / 施策番号")],
         k: Annotated[int, Field(description="how many measures (1-50) / 件数")] = 5,
+        report: ReportId = None,
     ) -> Annotated[CallToolResult, SimilarResponse]:
-        pairs = await _call(lambda: get_engine().similar_measures(number, k=k))
-        response = SimilarResponse.of_pairs(pairs, number=number)
+        def run() -> SimilarResponse:
+            engine = get_engine()
+            pairs = engine.similar_measures(number, k=k, report=report)
+            return SimilarResponse.of_pairs(pairs, number=number, reports=engine.index.reports)
+
+        response = await _call(run)
         text = "\n".join(
             f"施策{r.number} [{r.status}] {r.score:.3f} {shorten(r.target, 80)}"
             for r in response.results
@@ -195,10 +285,13 @@ def build_mcp_server(get_engine: EngineGetter) -> MCPServer:
         k: Annotated[
             int, Field(description=f"measures to retrieve (1-{MAX_ASK_K})")
         ] = DEFAULT_ASK_K,
+        report: ReportFilter = None,
+        all_editions: AllEditions = False,
     ) -> Annotated[CallToolResult, AskResponse]:
         def run() -> AskResponse:
             engine = get_engine()
-            answer = answer_question(engine, question, k=k)
+            editions = "all" if all_editions else "latest"
+            answer = answer_question(engine, question, k=k, reports=report, editions=editions)
             return AskResponse.of(answer, view_of(engine, answer.outcome, answer.decision))
 
         response = await _call(run)

@@ -29,6 +29,12 @@
       "status.実施中": "実施中",
       "status.実施済み": "実施済み",
       "status.検討中": "検討中",
+      reportLabel: "報告書",
+      reportLatest: "各報告書の最新版",
+      reportAll: "すべての版",
+      reportOption: "{title}（{date}）",
+      reportOptionLatest: "{title}（{date}・最新版）",
+      reportFrom: "出典: {title}（{date}）",
       examplesTitle: "質問の例",
       answerTitle: "回答",
       answerLoading: "回答を準備しています…",
@@ -82,6 +88,12 @@
       notFoundTitle: "施策が見つかりません",
       notFoundText: "施策「{n}」はありません。施策番号は {range} です。",
       measureTitle: "施策 {n} — 施策サーチ",
+      historyTitle: "版ごとの実施状況",
+      historyOne: "この施策は1つの版（{date}）にのみ掲載されています。",
+      historyFirst: "初出",
+      historyUnchanged: "前の版から変更なし",
+      historyStatus: "実施状況: {change}",
+      shownEdition: "表示中の版: {title}（{date}）",
       loadingTitle: "準備中",
       langToggle: "English",
       langToggleLabel: "Switch to English"
@@ -98,6 +110,12 @@
       "status.実施中": "In progress",
       "status.実施済み": "Implemented",
       "status.検討中": "Under consideration",
+      reportLabel: "Report",
+      reportLatest: "Latest edition of each report",
+      reportAll: "All editions",
+      reportOption: "{title} ({date})",
+      reportOptionLatest: "{title} ({date}, latest)",
+      reportFrom: "From: {title} ({date})",
       examplesTitle: "Example questions",
       answerTitle: "Answer",
       answerLoading: "Preparing an answer…",
@@ -155,6 +173,12 @@
       notFoundTitle: "Measure not found",
       notFoundText: "There is no measure “{n}”. Measures are numbered {range}.",
       measureTitle: "Measure {n} — shisaku-search",
+      historyTitle: "Status in each edition",
+      historyOne: "This measure appears in one edition ({date}).",
+      historyFirst: "First edition",
+      historyUnchanged: "No change from the previous edition",
+      historyStatus: "Status: {change}",
+      shownEdition: "Edition shown: {title} ({date})",
       loadingTitle: "Starting up",
       langToggle: "日本語",
       langToggleLabel: "日本語に切り替える"
@@ -298,8 +322,9 @@
    * that "back" returns to the same search). */
   var currentSearch = "";
 
-  function measureHref(number, highlight) {
+  function measureHref(number, highlight, report) {
     var params = new URLSearchParams(currentSearch);
+    if (report && manyReports()) { params.set("edition", report.id); }
     if (highlight) {
       params.set("field", highlight.field);
       params.set("start", String(highlight.start));
@@ -454,7 +479,9 @@
     var params = new URLSearchParams(window.location.search);
     var q = (params.get("q") || "").trim();
     var statuses = params.getAll("status").filter(function (s) { return STATUSES.indexOf(s) >= 0; });
-    return { q: q, statuses: statuses };
+    var report = (params.get("report") || "").trim();
+    var editions = params.get("editions") === "all" ? "all" : "latest";
+    return { q: q, statuses: statuses, report: report, editions: report ? "latest" : editions };
   }
 
   function formState() {
@@ -462,20 +489,101 @@
     var boxes = document.querySelectorAll(".status-filter input[name=status]");
     var statuses = [];
     for (var i = 0; i < boxes.length; i++) { if (boxes[i].checked) { statuses.push(boxes[i].value); } }
-    return { q: q, statuses: statuses };
+    return { q: q, statuses: statuses, report: reportChoice.report, editions: reportChoice.editions };
   }
 
   function fillForm(state) {
     document.getElementById("q").value = state.q;
     var boxes = document.querySelectorAll(".status-filter input[name=status]");
     for (var i = 0; i < boxes.length; i++) { boxes[i].checked = state.statuses.indexOf(boxes[i].value) >= 0; }
+    reportChoice = { report: state.report || "", editions: state.editions || "latest" };
+    syncReportSelect();
   }
 
   function searchParams(state) {
     var params = new URLSearchParams();
     if (state.q) { params.set("q", state.q); }
     state.statuses.forEach(function (s) { params.append("status", s); });
+    if (state.report) { params.set("report", state.report); }
+    if (state.editions === "all" && !state.report) { params.set("editions", "all"); }
     return params.toString();
+  }
+
+  // ---- report filter --------------------------------------------------------------------
+
+  var ALL_EDITIONS = ":all";  // the select's value for every edition (never a report id)
+  var REPORT_TITLE_CHARS = 24;
+  var reports = [];  // GET /reports, oldest first; empty until it answers (or when it fails)
+  var reportsKnown = null;
+  var reportChoice = { report: "", editions: "latest" };
+
+  function manyReports() { return reports.length > 1; }
+
+  function reportVars(report) {
+    return { title: shorten(report.title || report.id, REPORT_TITLE_CHARS), date: report.date || "" };
+  }
+
+  /* The reports of the index, asked once; the filter is shown only when there are several. */
+  function loadReports() {
+    if (!reportsKnown) {
+      reportsKnown = api("/reports").then(function (data) {
+        reports = (data && data.reports) || [];
+        fillReportSelect();
+      }, function () { reportsKnown = null; });
+    }
+    return reportsKnown;
+  }
+
+  function fillReportSelect() {
+    var box = document.getElementById("report-filter");
+    var select = document.getElementById("report");
+    if (!box || !select) { return; }
+    while (select.options.length > 2) { select.remove(2); }
+    reports.forEach(function (report) {
+      var option = el("option");
+      option.value = report.id;
+      option.dataset.date = report.date || "";
+      option.dataset.latest = report.latest ? "1" : "0";
+      translate(option, report.latest ? "reportOptionLatest" : "reportOption", reportVars(report));
+      option.title = report.title;
+      select.appendChild(option);
+    });
+    box.hidden = !manyReports();
+    syncReportSelect();
+  }
+
+  function syncReportSelect() {
+    var select = document.getElementById("report");
+    if (!select) { return; }
+    var value = reportChoice.report || (reportChoice.editions === "all" ? ALL_EDITIONS : "");
+    var known = false;
+    for (var i = 0; i < select.options.length; i++) { if (select.options[i].value === value) { known = true; } }
+    if (!known && reportChoice.report && reports.length) {
+      // A report the index does not hold (an old link): listed so that the search says so.
+      var option = el("option", null, reportChoice.report);
+      option.value = reportChoice.report;
+      select.appendChild(option);
+    }
+    select.value = value;
+  }
+
+  function readReportSelect() {
+    var value = document.getElementById("report").value;
+    reportChoice = value === ALL_EDITIONS ? { report: "", editions: "all" }
+      : { report: value, editions: "latest" };
+  }
+
+  /* A small "From: title (date)" line, shown when the index holds several reports. */
+  function reportLine(report, tag, className) {
+    var line = translate(el(tag, className), "reportFrom", reportVars(report));
+    line.title = report.title + (report.date ? " (" + report.date + ")" : "");
+    return line;
+  }
+
+  function setReportData(node, report) {
+    if (!report) { return; }
+    node.dataset.report = report.id;
+    node.dataset.reportDate = report.date || "";
   }
 
   function urlFor(state) {
@@ -520,7 +628,7 @@
     document.getElementById("q").removeAttribute("aria-invalid");
     if (!state.q) { resetResults(); hideNotice(); document.body.dataset.state = "idle"; return null; }
     document.body.dataset.state = "loading";
-    return loadLimits().then(function () {
+    return Promise.all([loadLimits(), loadReports()]).then(function () {
       if (token !== runToken) { return null; }
       if (tooLong(state)) { return null; }
       return search(state, attempt, token);
@@ -592,8 +700,11 @@
     } else {
       translate(summary, "summary", vars);
     }
+    var ids = {};
     results.forEach(function (result, rank) {
       var card = resultCard(result, rank);
+      if (ids[card.id] && result.report) { card.id = card.id + "-" + result.report.id; }
+      ids[card.id] = true;
       if (rank >= shown) { card.hidden = true; card.classList.add("below-cutoff"); }
       list.appendChild(card);
     });
@@ -649,16 +760,19 @@
     var passages = (result.passages || []).slice();
     var spot = bestSpot(passages);
 
+    setReportData(card, result.report);
+
     var head = el("div", "card-head");
     var title = el("h3", "card-title");
     var link = el("a", "measure-link");
-    link.href = measureHref(result.number, spot);
+    link.href = measureHref(result.number, spot, result.report);
     translate(link, "measure", { n: result.number });
     title.appendChild(link);
     head.appendChild(title);
     head.appendChild(statusBadge(result.status));
     head.appendChild(relevanceMeter(result.relevance || "low"));
     card.appendChild(head);
+    if (result.report && manyReports()) { card.appendChild(reportLine(result.report, "p", "card-report")); }
 
     // The recommended measure, with the query's words found in it (offsets into the field).
     var targetTerms = [];
@@ -695,7 +809,7 @@
 
     var actions = el("div", "card-actions");
     var full = translate(el("a", "full-link"), "fullText");
-    full.href = measureHref(result.number, spot);
+    full.href = measureHref(result.number, spot, result.report);
     actions.appendChild(full);
     var similarButton = translate(el("button", "similar-button"), "similar");
     similarButton.type = "button";
@@ -707,12 +821,12 @@
     similarBox.hidden = true;
     card.appendChild(similarBox);
     similarButton.addEventListener("click", function () {
-      toggleSimilar(result.number, similarButton, similarBox);
+      toggleSimilar(result.number, result.report, similarButton, similarBox);
     });
     return card;
   }
 
-  function toggleSimilar(number, button, box) {
+  function toggleSimilar(number, report, button, box) {
     if (!box.hidden) {
       box.hidden = true;
       button.setAttribute("aria-expanded", "false");
@@ -725,7 +839,9 @@
     if (box.dataset.loaded === "1") { return; }
     clear(box);
     box.appendChild(translate(el("p", "muted"), "similarLoading"));
-    api("/measures/" + encodeURIComponent(String(number)) + "/similar?k=" + SIMILAR_K).then(function (data) {
+    var path = "/measures/" + encodeURIComponent(String(number)) + "/similar?k=" + SIMILAR_K;
+    if (report && manyReports()) { path += "&report=" + encodeURIComponent(report.id); }
+    api(path).then(function (data) {
       clear(box);
       box.dataset.loaded = "1";
       box.appendChild(translate(el("h4", "field-label"), "similarTitle", { n: number }));
@@ -744,8 +860,9 @@
     items.forEach(function (item) {
       var li = el("li", "similar-item");
       li.dataset.similar = String(item.number);
+      setReportData(li, item.report);
       var link = el("a", "similar-link");
-      link.href = measureHref(item.number, null);
+      link.href = measureHref(item.number, null, item.report);
       translate(link, "measure", { n: item.number });
       li.appendChild(link);
       li.appendChild(statusBadge(item.status));
@@ -834,6 +951,8 @@
     showAnswerLoading();
     var payload = { question: state.q, k: ASK_K };
     if (state.statuses.length) { payload.status = state.statuses; }
+    if (state.report) { payload.report = [state.report]; }
+    if (state.editions === "all" && !state.report) { payload.editions = "all"; }
     return postJson("/ask", payload).then(function (data) {
       if (token !== runToken) { return; }
       panel.removeAttribute("aria-busy");
@@ -884,30 +1003,40 @@
     var box = document.getElementById("sources");
     var list = document.getElementById("citations");
     clear(list);
+    function keyOf(number, report) { return number + "@" + (report ? report.id : ""); }
     var statusOf = {};
-    (data.results || []).forEach(function (r) { statusOf[r.number] = r.status; });
+    (data.results || []).forEach(function (r) {
+      statusOf[keyOf(r.number, r.report)] = r.status;
+      if (!has(statusOf, r.number)) { statusOf[r.number] = r.status; }
+    });
     var order = [];
-    var byNumber = {};
+    var byKey = {};
     (data.citations || []).forEach(function (cite) {
-      if (!byNumber[cite.number]) { byNumber[cite.number] = []; order.push(cite.number); }
-      if (!byNumber[cite.number].some(function (c) { return c.field === cite.field; })) {
-        byNumber[cite.number].push(cite);
+      var key = keyOf(cite.number, cite.report);
+      if (!byKey[key]) { byKey[key] = []; order.push(key); }
+      if (!byKey[key].some(function (c) { return c.field === cite.field; })) {
+        byKey[key].push(cite);
       }
     });
-    order.forEach(function (number) {
+    order.forEach(function (key) {
+      var first = byKey[key][0];
+      var number = first.number;
       var li = el("li", "citation");
       li.dataset.cite = String(number);
+      setReportData(li, first.report);
       var link = el("a", "citation-link");
-      link.href = measureHref(number, byNumber[number][0]);
+      link.href = measureHref(number, first, first.report);
       translate(link, "measure", { n: number });
       li.appendChild(link);
-      if (statusOf[number]) { li.appendChild(statusBadge(statusOf[number])); }
-      byNumber[number].forEach(function (cite) {
+      var status = has(statusOf, key) ? statusOf[key] : statusOf[number];
+      if (status) { li.appendChild(statusBadge(status)); }
+      byKey[key].forEach(function (cite) {
         var field = el("a", "citation-field");
-        field.href = measureHref(number, cite);
+        field.href = measureHref(number, cite, cite.report);
         translate(field, "field." + cite.field);
         li.appendChild(field);
       });
+      if (first.report && manyReports()) { li.appendChild(reportLine(first.report, "span", "citation-report")); }
       list.appendChild(li);
     });
     box.hidden = !order.length;
@@ -940,6 +1069,14 @@
         if (state.q) { submitState(state, false); }
       });
     }
+    var reportSelect = document.getElementById("report");
+    if (reportSelect) {
+      reportSelect.addEventListener("change", function () {
+        readReportSelect();
+        var state = formState();
+        if (state.q) { submitState(state, false); }
+      });
+    }
     var examples = document.querySelectorAll("button.example");
     for (var j = 0; j < examples.length; j++) {
       examples[j].addEventListener("click", function (event) {
@@ -962,6 +1099,7 @@
     var initial = readUrl();
     fillForm(initial);
     loadLimits();
+    loadReports();
     if (initial.q) { run(initial, 0); } else { document.body.dataset.state = "idle"; input.focus(); }
   }
 
