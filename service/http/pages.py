@@ -177,7 +177,7 @@ def _footer(corpus_sha256: str = "") -> str:
         vars_attr = escape(json.dumps({"sha": corpus_sha256[:12]}))
         provenance = (
             f'<p class="provenance" data-i18n="provenance" data-i18n-vars="{vars_attr}">'
-            f"本文は報告書（PDF）をテキスト化したものです（SHA-256 {short}…）。</p>"
+            f"本文は報告書（PDF）をテキスト化したものです（索引した報告書のチェックサム SHA-256 {short}…）。</p>"
         )
     return (
         '<footer class="footer">'
