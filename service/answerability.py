@@ -74,6 +74,7 @@ class Features:
     closest_unfiltered: int | None = None  # then: the best measure without the filter
     coverage: float = 1.0  # share of the content words the best measure states (see coverage)
     domain_terms: bool = False  # the query names a glossary term (a domain term, any script)
+    year_unmet: bool = False  # names a year the best measure never names
 
     @property
     def keyword_query(self) -> bool:
@@ -112,6 +113,30 @@ def count_unmet(question: str, outcome: SearchOutcome, depth: int = 1) -> bool:
             if re.search(r"\d", text):
                 return False
     return True
+
+
+# Years a text names: Western (2023, FY2023) or Japanese era (令和5年, 平成31年度, 令和元年).
+_WESTERN_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+_ERA_YEAR = re.compile(r"(令和|平成|昭和)(\d{1,2}|元)年")
+_ERA_START = {"令和": 2018, "平成": 1988, "昭和": 1925}  # the year before the era's first
+
+
+def years(text: str) -> set[int]:
+    """The calendar years ``text`` names, era years converted (令和5年 → 2023)."""
+    text = unicodedata.normalize("NFKC", text)
+    found = {int(m.group(1)) for m in _WESTERN_YEAR.finditer(text)}
+    for m in _ERA_YEAR.finditer(text):
+        found.add(_ERA_START[m.group(1)] + (1 if m.group(2) == "元" else int(m.group(2))))
+    return found
+
+
+def year_unmet(question: str, outcome: SearchOutcome) -> bool:
+    """True when the question names a year and the best measure names none of its years."""
+    wanted = years(question)
+    if not wanted or not outcome.results:
+        return False
+    m = outcome.results[0].measure
+    return not wanted & years("\n".join((m.target, m.explanation, m.notes)))
 
 
 def coverage(engine: SearchEngine, question: str, outcome: SearchOutcome, depth: int = 1) -> float:
@@ -197,6 +222,7 @@ def read_features(
         closest_unfiltered=closest if filter_misses else None,
         coverage=round(coverage(engine, question, outcome), 4),
         domain_terms=bool(engine.glossary.matches(question)) if engine.glossary else False,
+        year_unmet=year_unmet(question, outcome),
     )
 
 
@@ -217,6 +243,10 @@ def decide(features: Features, thresholds: dict[str, Thresholds] | None = None) 
     if features.absent_concepts:
         return Decision(
             False, f"the report never mentions {', '.join(features.absent_concepts)}", features
+        )
+    if features.year_unmet:
+        return Decision(
+            False, "the question asks about a year the best measure never mentions", features
         )
     words = len(features.known_words) + len(features.unknown_words)
     if features.language != "ja" and features.coverage == 0 and words > 1:
