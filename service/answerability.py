@@ -231,7 +231,7 @@ def decide(features: Features, thresholds: dict[str, Thresholds] | None = None) 
     rule = (thresholds or THRESHOLDS)["ja" if features.language == "ja" else "en"]
     if features.status_only:
         return Decision(True, "the question asks for the measures with a status", features)
-    if not features.known_words:
+    if not features.known_words and not features.domain_terms:
         return Decision(
             False,
             "the question shares no content word with the report (gibberish, a greeting or "
