@@ -2,8 +2,11 @@
 
 Signals: the best dense (e5) cosine per language, concepts the question names that the report
 never mentions (glossary and general immigration vocabulary), Japanese content nouns absent
-from the report, and whether a question asking for a number finds one in the evidence.
-Figures and how the thresholds were set: ``benchmarks/answerability.py``, BENCHMARKS.md.
+from the report, whether a question asking for a number finds one in the evidence, whether
+the best measure states any of an English question's words (or a translation of one) and
+names the year the question asks about, and the best second-encoder (USE) cosine.
+Figures and how the thresholds were set: ``benchmarks/answerability.py``,
+``benchmarks/issue10.py``, BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -26,13 +29,20 @@ class Thresholds:
     (3) Japanese only: a content noun of the question occurs nowhere in the report (Sudachi,
         normalised form) and the best dense cosine is below ``noun_dense_max`` — a paraphrase
         may use words the report does not, so an absent noun alone is not enough.
+    (4) it asks for a number and the best measure's passages state none (no threshold);
+    (5) English: it names no glossary term and the best second-encoder (USE) cosine is below
+        ``second_min`` — greetings, filler and other subjects that share a word or two with
+        the report's glosses.
+    Not thresholds: an English question whose best measure states none of its content words
+    nor a translation of one, and a question naming a year the best measure never names,
+    are refused too (``decide``).
     English queries score lower cosines against the Japanese report, hence numbers per
     language.
     """
 
     dense_min: float
     noun_dense_max: float = 0.0  # 0 disables rule (3)
-    second_min: float = 0.0  # (5) the best USE cosine floor (0 disables it)
+    second_min: float = 0.0  # 0 disables rule (5)
 
 
 # How these were set: `benchmarks/answerability.py` searches a grid for the values (both
@@ -227,7 +237,8 @@ def read_features(
 
 
 def decide(features: Features, thresholds: dict[str, Thresholds] | None = None) -> Decision:
-    """The answerability rule: named concepts, absent nouns and dense thresholds per language."""
+    """The answerability rule: named concepts, coverage and years, the USE floor, absent nouns
+    and dense thresholds per language."""
     rule = (thresholds or THRESHOLDS)["ja" if features.language == "ja" else "en"]
     if features.status_only:
         return Decision(True, "the question asks for the measures with a status", features)
