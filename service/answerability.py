@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from indexer.lexicon import content_lemmas
+from service.glossary import GlossaryEntry
 from service.search import SearchEngine, SearchOutcome
 
 
@@ -149,53 +152,34 @@ def year_unmet(question: str, outcome: SearchOutcome) -> bool:
     return not wanted & years("\n".join((m.target, m.explanation, m.notes)))
 
 
-def coverage(engine: SearchEngine, question: str, outcome: SearchOutcome, depth: int = 1) -> float:
-    """Share of the question's content words that the best ``depth`` measures state.
-
-    Japanese: a content word (Sudachi, mode C) counts when its surface or normalised form
-    occurs in the measure's text. English: a content lemma counts when the measure contains
-    it (DX, FRESC), a Japanese term of a glossary entry naming it, or one of the JMdict
-    lexicon's translations of it. 1.0 when the question has no content word.
-    """
-    text = "\n".join(
-        unicodedata.normalize("NFKC", t)
-        for hit in outcome.results[:depth]
-        for t in (hit.measure.target, hit.measure.explanation, hit.measure.notes)
-    )
-    if outcome.signals.language == "ja":
-        words = []
-        for morpheme in engine.tokenizer.morphemes(
-            unicodedata.normalize("NFKC", question)[:2000], mode="C"
-        ):
-            pos = morpheme.part_of_speech()
-            if pos[0] not in ("名詞", "動詞", "形容詞", "形状詞") or pos[1] in (
-                "数詞",
-                "非自立可能",
-            ):
-                continue
-            if morpheme.surface() in engine.vocabulary.generic_nouns:
-                continue
-            words.append(
-                morpheme.surface() in text
-                or morpheme.normalized_form() in text
-                or morpheme.dictionary_form() in text
-            )
-        return sum(words) / len(words) if words else 1.0
-    from indexer.lexicon import content_lemmas
-
+def coverage(
+    engine: SearchEngine,
+    question: str,
+    outcome: SearchOutcome,
+    entries: Sequence[GlossaryEntry] | None = None,
+) -> float:
+    """English: the share of the question's content lemmas that the best measure states —
+    the lemma itself (DX, FRESC), a Japanese term of a glossary entry naming it, or one of
+    its JMdict translations. 1.0 for Japanese questions and for no content word.
+    ``entries``: the glossary entries the question matched, when the caller has them."""
+    if outcome.signals.language == "ja" or not outcome.results:
+        return 1.0
     lemmas = list(dict.fromkeys(content_lemmas(question)))
     if not lemmas:
         return 1.0
-    covered: set[str] = set(content_lemmas(text.lower()))
-    if engine.glossary is not None:
-        for entry in engine.glossary.matched_entries(question):
-            if any(unicodedata.normalize("NFKC", j) in text for j in entry.japanese):
-                covered.update(content_lemmas(entry.english))
-                for r in entry.romaji:
-                    covered.update(content_lemmas(r))
+    number = outcome.results[0].measure.number
+    text = engine.vocabulary.measure_text(number)
+    covered = set(engine.vocabulary.measure_lemmas(number)) & set(lemmas)
+    if entries is None:
+        entries = engine.glossary.matched_entries(question) if engine.glossary else []
+    for entry in entries:
+        if any(unicodedata.normalize("NFKC", j) in text for j in entry.japanese):
+            covered.update(content_lemmas(entry.english))
+            for spelling in entry.romaji:
+                covered.update(content_lemmas(spelling))
     translator = engine.cross.translator
-    if translator is not None:
-        for word, terms in translator.translate_words(question):
+    if translator is not None and not covered.issuperset(lemmas):
+        for word, terms in translator.translate_words(question, covered):
             if any(t.term in text for t in terms):
                 covered.add(word)
     return sum(w in covered for w in lemmas) / len(lemmas)
@@ -212,6 +196,11 @@ def read_features(
     signals = outcome.signals
     concepts = engine.vocabulary
     known, unknown = concepts.content_words(question, signals.language)
+    entries = (
+        engine.glossary.matched_entries(question)
+        if engine.glossary is not None and signals.language != "ja"
+        else []
+    )
     filter_misses, closest = False, None
     if unfiltered is not None and unfiltered.results:
         top = {hit.measure.number for hit in unfiltered.results[:UNFILTERED_DEPTH]}
@@ -230,8 +219,8 @@ def read_features(
         unknown_words=tuple(unknown),
         filter_misses=filter_misses,
         closest_unfiltered=closest if filter_misses else None,
-        coverage=round(coverage(engine, question, outcome), 4),
-        domain_terms=bool(engine.glossary.matches(question)) if engine.glossary else False,
+        coverage=round(coverage(engine, question, outcome, entries), 4),
+        domain_terms=bool(entries),
         year_unmet=year_unmet(question, outcome),
     )
 
