@@ -8,7 +8,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -159,9 +159,13 @@ class Translator:
     def translate(self, query: str, covered: Iterable[str] = ()) -> list[WeightedTerm]:
         """Weighted Japanese terms for the English content words of ``query``, best first
         (:meth:`translate_words` flattened; a term reached from several words adds up)."""
+        return self.flatten(self.translate_words(query, covered))
+
+    def flatten(self, words: Sequence[tuple[str, Sequence[WeightedTerm]]]) -> list[WeightedTerm]:
+        """The terms of every word in one list, best first; a term of several words adds up."""
         totals: dict[str, float] = {}
         tokens: dict[str, tuple[str, ...]] = {}
-        for _, terms in self.translate_words(query, covered):
+        for _, terms in words:
             for t in terms:
                 totals[t.term] = totals.get(t.term, 0.0) + t.weight
                 tokens[t.term] = t.tokens
@@ -275,7 +279,7 @@ class CrossLingualOptions:
     prf_weight: float = 0.0
     # How the terms of one English word combine in BM25: "sum" (every translation adds) or
     # "max" (the word counts once per passage, by its best-matching translation).
-    word_aggregate: str = "sum"
+    word_aggregate: Literal["sum", "max"] = "sum"
 
 
 @dataclass(frozen=True)
@@ -324,7 +328,7 @@ class CrossLingual:
         covered = glossary.matches(query) if glossary is not None else ()
         if o.word_aggregate == "max":
             words = tuple(self.translator.translate_words(query, covered))
-            return QueryTerms(query, tuple(self.translator.translate(query, covered)), words)
+            return QueryTerms(query, tuple(self.translator.flatten(words)), words)
         return QueryTerms(query, tuple(self.translator.translate(query, covered)))
 
     def dense_text(self, expanded: str, prepared: QueryTerms | None) -> str:
