@@ -98,7 +98,7 @@ def _candidates(items: list[Item], lang: str) -> list[tuple[int, int, Thresholds
     for dense_min, noun_max in product(DENSE_GRID[lang], nouns):
         if noun_max and noun_max <= dense_min:
             continue
-        rule = Thresholds(round(dense_min, 3), round(noun_max, 3))
+        rule = Thresholds(round(dense_min, 3), round(noun_max, 3), THRESHOLDS[lang].second_min)
         out.append((counts(blind, {lang: rule})[0], counts(mine, {lang: rule})[2], rule))
     return out
 
@@ -124,7 +124,7 @@ def fit(items: list[Item]) -> dict[str, Thresholds]:
         noun = statistics.median_low(
             sorted({r.noun_dense_max for r in rules if r.dense_min == dense})
         )
-        chosen[lang] = Thresholds(dense, noun)
+        chosen[lang] = Thresholds(dense, noun, THRESHOLDS[lang].second_min)
     return chosen
 
 

@@ -91,6 +91,16 @@ class ReportVocabulary:
         # English words the report speaks of: glosses of its terms (the JMdict lexicon) and
         # the Latin-script words it contains (DX, FRESC, UNHCR …).
         self.english_words = set(english_words) | set(content_lemmas(self.corpus.lower()))
+        self._measure_text = {
+            m.number: "\n".join(
+                unicodedata.normalize("NFKC", t) for t in (m.target, m.explanation, m.notes)
+            )
+            for m in measures
+        }
+        self._measure_lemmas = {
+            number: frozenset(content_lemmas(text.lower()))
+            for number, text in self._measure_text.items()
+        }
         self.words: set[str] = set()
         self.readings: set[str] = set()  # katakana readings of the report's words
         for line in self.corpus.splitlines():
@@ -99,6 +109,14 @@ class ReportVocabulary:
                     self.words.add(morpheme.normalized_form())
                     self.words.add(morpheme.dictionary_form())
                     self.readings.add(morpheme.reading_form())
+
+    def measure_text(self, number: int) -> str:
+        """Measure ``number``'s target, explanation and notes (NFKC)."""
+        return self._measure_text.get(number, "")
+
+    def measure_lemmas(self, number: int) -> frozenset[str]:
+        """The English content lemmas measure ``number`` contains (DX, FRESC, UNHCR …)."""
+        return self._measure_lemmas.get(number, frozenset())
 
     def absent_in(self, question: str, language: str) -> list[str]:
         """Concepts named in ``question`` of which the report uses no term."""

@@ -254,3 +254,43 @@ def test_no_bullet_fragment_is_quoted_alone(engine) -> None:
     assert answer.answerable
     for c in answer.citations:
         assert sum(ch.isalnum() for ch in c.quote) >= 12, c.quote
+
+
+# Issue 10, second round: questions written for these tests (not from any evaluation file).
+@pytest.mark.parametrize(
+    ("question", "reason"),
+    [
+        ("Good evening, nice to meet you", "states none"),  # words the lexicon glosses
+        ("see you tomorrow!", "second encoder"),
+        ("Lorem ipsum dolor sit amet", "second encoder"),
+        ("How many tourists visited Kyoto in 2019?", "year"),
+    ],
+)
+def test_filler_and_questions_about_other_years_are_refused(
+    engine, question: str, reason: str
+) -> None:
+    answer = answer_question(engine, question)
+    assert not answer.answerable and not answer.citations
+    assert reason in answer.decision.reason
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "hokanteki hogo",  # a romanised glossary term alone
+        "Can I renew my residence status online from home?",
+        "How many refugees did Japan resettle by the end of FY2023?",  # 令和5年度 in the report
+    ],
+)
+def test_domain_terms_paraphrases_and_era_years_are_answered(engine, question: str) -> None:
+    answer = answer_question(engine, question)
+    assert answer.answerable, answer.decision.reason
+    assert answer.citations
+
+
+def test_english_queries_use_the_gloss_field_and_one_vote_per_word(engine) -> None:
+    from service.translate import DEFAULT_OPTIONS
+
+    assert DEFAULT_OPTIONS.gloss_field == "merge" and DEFAULT_OPTIONS.word_aggregate == "max"
+    prepared = engine.cross.prepare("deposit fee", "en", engine.glossary)
+    assert prepared is not None and [w for w, _ in prepared.words]

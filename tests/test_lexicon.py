@@ -402,3 +402,53 @@ def test_the_lexicon_setting_can_turn_it_off(monkeypatch: pytest.MonkeyPatch) ->
     assert load_settings().lexicon is False
     monkeypatch.delenv("SHISAKU_LEXICON")
     assert load_settings().lexicon is True
+
+
+# --- issue 10, second round: one vote per English word, sense choice by co-occurrence ----------
+
+
+def test_translate_words_keeps_each_words_terms_apart() -> None:
+    translator = Translator(small_lexicon(), per_word=2)
+    words = translator.translate_words("fee residents")
+    assert [w for w, _ in words] == ["fee", lemma("resident")]
+    assert [t.term for t in words[1][1]] == ["住民", "地域住民"]
+    assert all(terms[0].weight == 1.0 for _, terms in words)  # each word's best term weighs 1
+
+
+def test_max_aggregation_counts_a_word_once_per_passage(tiny_bm25) -> None:
+    """With "max", a word whose two translations both occur in a passage adds its best one's
+    score, not the sum: a word with many synonyms in the corpus no longer outvotes the others."""
+    terms = (WeightedTerm("住民", ("住民",), 1.0), WeightedTerm("地域", ("地域",), 1.0))
+    prepared = QueryTerms("residents", terms, (("resident", terms),))
+    summed = CrossLingual(None, tiny_bm25, CrossLingualOptions(bm25_weight=1.0))
+    best = CrossLingual(None, tiny_bm25, CrossLingualOptions(bm25_weight=1.0, word_aggregate="max"))
+    tokens = TokenScores(tiny_bm25)
+    one = tokens.weighted(terms[:1])
+    two = tokens.weighted(terms[1:])
+    assert np.allclose(summed.lexical(np.zeros(3), prepared), one + two)
+    assert np.allclose(best.lexical(np.zeros(3), prepared), np.maximum(one, two))
+
+
+def test_prepare_keeps_the_words_only_when_max_aggregation_needs_them() -> None:
+    translator = Translator(small_lexicon())
+    summed = CrossLingual(translator, None, CrossLingualOptions(bm25_weight=1.0))
+    best = CrossLingual(
+        translator, None, CrossLingualOptions(bm25_weight=1.0, word_aggregate="max")
+    )
+    a, b = summed.prepare("fee deposits", "en", None), best.prepare("fee deposits", "en", None)
+    assert a is not None and b is not None
+    assert a.terms == b.terms and a.words == ()
+    assert [w for w, _ in b.words] == ["fee", lemma("deposit")]
+
+
+def test_cohesion_prefers_the_translation_that_shares_a_passage_with_the_other_words() -> None:
+    """ "resident" has two translations; 住民 shares a passage with 更新 ("renewal"), 地域住民
+    shares none with it, so co-occurrence ranks 住民 first even with idf ignored."""
+    lexicon = small_lexicon()
+    plain = Translator(lexicon, per_word=2, idf_power=0.0)
+    cohesive = Translator(lexicon, per_word=2, idf_power=0.0, cohesion=1.0)
+    assert plain._cohesion([[(0, 1.0)]])[0].tolist() == [1.0]  # one word: nothing to agree with
+    words = dict(cohesive.translate_words("residents renewal"))
+    resident = {t.term: t.weight for t in words[lemma("resident")]}
+    assert resident["住民"] == 1.0
+    assert resident.get("地域住民", 0.0) == 0.0  # shares no passage with 更新: weight 1 - c = 0

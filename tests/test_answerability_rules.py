@@ -1,0 +1,98 @@
+"""The answerability rules of issue 10's second round, on hand-made features (fast tier)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import SimpleNamespace
+
+import pytest
+
+from service.answerability import THRESHOLDS, Features, decide, year_unmet, years
+
+ANSWERABLE = Features(
+    language="en",
+    dense_top=0.85,
+    second_top=0.45,
+    lexical_top=5.0,
+    absent_concepts=(),
+    status_only=False,
+    known_words=("skill", "worker", "field"),
+    unknown_words=("deli",),
+    coverage=0.5,
+)
+
+
+def test_the_reference_features_are_answered() -> None:
+    assert decide(ANSWERABLE).answerable
+
+
+def test_english_question_whose_best_measure_states_none_of_its_words_is_refused() -> None:
+    decision = decide(replace(ANSWERABLE, coverage=0.0))
+    assert not decision.answerable
+    assert "states none" in decision.reason
+    # One content word is not enough evidence either way; Japanese questions have rule (3).
+    one_word = replace(ANSWERABLE, coverage=0.0, known_words=("visa",), unknown_words=())
+    assert decide(one_word).answerable
+    assert decide(replace(ANSWERABLE, coverage=0.0, language="ja")).answerable
+
+
+def test_the_use_floor_refuses_far_questions_unless_they_name_a_domain_term() -> None:
+    floor = THRESHOLDS["en"].second_min
+    assert 0 < floor < 0.3
+    far = replace(ANSWERABLE, second_top=floor - 0.01)
+    assert not decide(far).answerable
+    assert "second encoder" in decide(far).reason
+    # "hokanteki hogo", "eijuu kyoka": romanised glossary terms, on topic by construction.
+    assert decide(replace(far, domain_terms=True)).answerable
+    assert decide(replace(ANSWERABLE, second_top=floor + 0.01)).answerable
+    assert decide(replace(far, second_top=None)).answerable  # no second encoder loaded
+    assert THRESHOLDS["ja"].second_min == 0  # the floor is English only
+
+
+def test_the_new_rules_come_before_the_keyword_shortcut() -> None:
+    """ "Good morning": two words the lexicon knows, so a 'keyword query', yet nothing of it
+    is in the best measure."""
+    greeting = replace(ANSWERABLE, known_words=("good", "morning"), unknown_words=())
+    assert greeting.keyword_query
+    assert decide(greeting).answerable
+    assert not decide(replace(greeting, coverage=0.0)).answerable
+    assert not decide(replace(greeting, second_top=0.1)).answerable
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("How many people applied in 2023?", {2023}),
+        ("What changed in FY2024 and 2020?", {2024, 2020}),
+        ("令和5年度末までに", {2023}),
+        ("令和元年に創設", {2019}),
+        ("平成31年4月", {2019}),
+        ("２０２４年３月", {2024}),  # full-width digits
+        ("12345 people, 1800 yen, 20240", set()),  # not years
+        ("特定技能2号の分野は?", set()),
+    ],
+)
+def test_years_reads_western_and_era_years(text: str, expected: set[int]) -> None:
+    assert years(text) == expected
+
+
+def _outcome(text: str) -> SimpleNamespace:
+    measure = SimpleNamespace(target=text, explanation="", notes="")
+    return SimpleNamespace(results=(SimpleNamespace(measure=measure),))
+
+
+def test_a_year_the_best_measure_never_names_is_unmet() -> None:
+    measure = "令和5年12月1日から運用を開始した。"
+    assert not year_unmet("When did it start in 2023?", _outcome(measure))  # type: ignore[arg-type]
+    assert year_unmet("How many were granted in 2024?", _outcome(measure))  # type: ignore[arg-type]
+    assert not year_unmet("When did it start?", _outcome(measure))  # type: ignore[arg-type]
+    decision = decide(replace(ANSWERABLE, year_unmet=True))
+    assert not decision.answerable and "year" in decision.reason
+
+
+def test_a_glossary_term_alone_is_not_a_question_without_content_words() -> None:
+    """ "hokanteki hogo" is romanised: no English content word the report glosses, but a
+    glossary term the query expansion knows."""
+    romanised = replace(ANSWERABLE, known_words=(), unknown_words=("hokanteki", "hogo"))
+    assert not decide(romanised).answerable
+    assert decide(replace(romanised, domain_terms=True)).answerable
