@@ -1,6 +1,6 @@
-"""The held-back evaluation (data/eval/heldback.jsonl): run once, at the end of the work.
+"""A held-back evaluation (data/eval/heldback.jsonl, heldback2.jsonl): run once, at the end.
 
-Usage: python benchmarks/heldback.py
+Usage: python benchmarks/heldback.py [data/eval/heldback2.jsonl]
 Prints hit@1 / hit@5 of the paraphrase questions per language, the share of unanswerable
 questions refused (per subkind) and of answerable ones refused, with the service as shipped.
 """
@@ -22,7 +22,7 @@ from service.evaluate import evaluate, load_questions  # noqa: E402
 
 
 def main() -> int:
-    path = ROOT / "data" / "eval" / "heldback.jsonl"
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "data" / "eval" / "heldback.jsonl"
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
     engine = load_engine(load_settings())
     report = evaluate(engine, load_questions(path))
