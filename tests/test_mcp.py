@@ -53,6 +53,7 @@ async def exercise(client: Client) -> None:
     assert answer.structured_content["answerable"] is True
     assert any(c["number"] == 7 for c in answer.structured_content["citations"])
     assert "Sources: 施策7" in text_of(answer)
+    assert "Quoted from: isa-7th-roundtable-status-2024, 2024" in text_of(answer)
     assert "118" not in text_of(answer).split("Sources:")[1]  # no raw offsets
 
     cases: list[tuple[str, dict[str, Any]]] = [

@@ -150,6 +150,8 @@ def render_answer(response: AskResponse) -> str:
             for number, fields in cited
         )
         lines += ["", f"Sources: {listed}"]
+        quoted = dict.fromkeys(_source(c.report) for c in response.citations)
+        lines.append(f"Quoted from: {'; '.join(quoted)}")
     if response.warning:
         lines.append(f"warning: {response.warning}")
     return "\n".join(lines)
