@@ -19,6 +19,9 @@ SECOND_PASSAGES = "second_passages.faiss"
 SECOND_MEASURES = "second_measures.faiss"
 BM25_DIR = "bm25"
 LEXICON_FILE = "lexicon.json"
+# The report's SudachiPy analysis for the service (indexer/morphemes.py); optional: an index
+# without it is analysed at start instead.
+MORPHEMES_FILE = "morphemes.json"
 
 _HASH_BLOCK = 1 << 20
 

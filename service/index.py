@@ -13,6 +13,7 @@ import numpy as np
 
 from indexer import manifest as layout
 from indexer.embed import Encoder
+from indexer.morphemes import ReportMorphemes, read_morphemes
 from indexer.records import Measure, Passage
 from service.errors import IndexError_, NotFound
 
@@ -37,6 +38,8 @@ class LoadedIndex:
     second_passages: Any | None
     second_measures: Any | None
     bm25: Any  # bm25s.BM25
+    # The report's SudachiPy analysis recorded at build (None: an index built before it).
+    morphemes: ReportMorphemes | None = None
 
 
 def _fail(path: Path, problem: str) -> IndexError_:
@@ -159,6 +162,7 @@ def load_index(
             second_passages=read(layout.SECOND_PASSAGES) if has_second else None,
             second_measures=read(layout.SECOND_MEASURES) if has_second else None,
             bm25=bm25s.BM25.load(str(path / layout.BM25_DIR)),
+            morphemes=read_morphemes(path / layout.MORPHEMES_FILE),
         )
     except Exception as exc:  # any unreadable file: one line naming the index, never a trace
         raise _fail(path, f"could not be read ({type(exc).__name__}: {exc})") from exc
@@ -200,13 +204,18 @@ def measure_numbered(measures: Sequence[Measure], number: int) -> Measure:
 
 def check_vocabulary(index: LoadedIndex, tokenize: Any) -> None:
     """Refuse a BM25 vocabulary that is not the passages' own tokens (a replaced file whose
-    checksum was recomputed passes the checksums, not this)."""
+    checksum was recomputed passes the checksums, not this). The passages' tokens are those
+    the index recorded at build (``morphemes.json``) when it did: reading them touches none
+    of Sudachi's dictionary pages."""
     vocab = getattr(index.bm25, "vocab_dict", None)
     if not isinstance(vocab, dict):
         return
     expected: set[str] = set()
-    for passage in index.passages:
-        expected.update(tokenize(passage.text) or ["\u3000"])
+    if index.morphemes is not None:
+        expected.update(index.morphemes.bm25_terms)
+    else:
+        for passage in index.passages:
+            expected.update(tokenize(passage.text) or ["\u3000"])
     found = set(vocab) - {""}  # bm25s adds an empty token of its own
     if found != expected:
         raise _fail(
