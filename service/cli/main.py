@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -84,6 +86,31 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+# glibc's M_ARENA_MAX (mallopt); what MALLOC_ARENA_MAX sets when a process starts.
+_M_ARENA_MAX = -8
+SERVER_MALLOC_ARENAS = 2
+
+
+def limit_malloc_arenas(arenas: int = SERVER_MALLOC_ARENAS) -> int | None:
+    """Cap glibc's malloc arenas for a server (unless MALLOC_ARENA_MAX already says how many).
+
+    glibc gives threads that allocate at once arenas of their own, up to 8 per core; a
+    server's request threads (and onnxruntime's) then each keep freed memory that the others
+    cannot reuse, and the resident size creeps up under load. ``serve --workers`` processes
+    read the variable when they start; this process is capped now, through mallopt. Returns
+    the cap applied (None off glibc).
+    """
+    os.environ.setdefault("MALLOC_ARENA_MAX", str(arenas))
+    try:
+        cap = int(os.environ["MALLOC_ARENA_MAX"])
+        libc = ctypes.CDLL("libc.so.6") if sys.platform == "linux" else None
+    except (ValueError, OSError):
+        return None
+    if libc is None or cap < 1 or not libc.mallopt(_M_ARENA_MAX, cap):
+        return None
+    return cap
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -102,6 +129,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     quiet = settings.log_level in ("warning", "error")
     configure_logging("info" if args.verbose and quiet else settings.log_level)
     preflight(settings)  # a bad glossary or a missing, damaged or stale index stops here
+    limit_malloc_arenas()
     if settings.workers > 1:
         return serve_workers(settings)
     exit_code = {"value": 0}
