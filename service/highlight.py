@@ -116,20 +116,29 @@ def tokens(tokenizer: Tokenizer, text: str) -> list[_Token]:
     return classify(text_morphemes(tokenizer, text))
 
 
-def _runs(found: Sequence[_Token], terms: QueryTerms) -> list[list[_Token]]:
+def _runs(
+    found: Sequence[_Token], terms: QueryTerms, matching: Sequence[int] | None = None
+) -> list[list[_Token]]:
     """Runs of adjacent tokens that are query terms, each holding a strong term. A weak term
-    (``２``, ``号``) stays in a run only beside a term it stood beside in the query."""
+    (``２``, ``号``) stays in a run only beside a term it stood beside in the query.
+    ``matching``: the positions of the tokens that are query terms, in order, when known."""
+    if matching is None:
+        matching = [
+            i
+            for i, token in enumerate(found)
+            if token.content and (token.key in terms.strong or token.key in terms.weak)
+        ]
     runs: list[list[_Token]] = []
     current: list[_Token] = []
-    for token in found:
-        if token.content and (token.key in terms.strong or token.key in terms.weak):
-            if current and current[-1].end != token.start:
-                runs.append(current)
-                current = []
-            current.append(token)
-        elif current:
+    previous = -2
+    for i in matching:
+        token = found[i]
+        # Another token between them, or a gap in the text, ends the run.
+        if current and (i != previous + 1 or current[-1].end != token.start):
             runs.append(current)
             current = []
+        current.append(token)
+        previous = i
     if current:
         runs.append(current)
     kept: list[list[_Token]] = []
@@ -165,11 +174,14 @@ class Highlighter:
             p.id: classify(recorded[p.id]) if p.id in recorded else tokens(tokenizer, p.text)
             for p in passages
         }
-        # The content keys of each passage: one with none of a query's strong terms has no
-        # span, and most passages of a result list have none.
-        self._keys = {
-            pid: frozenset(t.key for t in found if t.content) for pid, found in self._tokens.items()
-        }
+        # Where each content key occurs in each passage: a passage holding none of a query's
+        # strong terms has no span (most of a result list), the others are read at those places.
+        self._positions: dict[int, dict[str, list[int]]] = {}
+        for pid, found in self._tokens.items():
+            positions = self._positions[pid] = {}
+            for i, token in enumerate(found):
+                if token.content:
+                    positions.setdefault(token.key, []).append(i)
         self._sentences = {p.text: sentence_spans(p.text) for p in passages}
         documents = len(passages) or 1
         frequency: dict[str, int] = {}
@@ -209,11 +221,16 @@ class Highlighter:
         """The spans of ``passage.text`` that match ``terms``, best first."""
         if not terms:
             return []
-        keys = self._keys.get(passage.id)
-        if keys is not None and keys.isdisjoint(terms.strong):
-            return []
+        positions = self._positions.get(passage.id)
+        matching = None
+        if positions is not None:
+            if terms.strong.isdisjoint(positions):
+                return []
+            matching = sorted(
+                i for key in terms.strong | terms.weak for i in positions.get(key, ())
+            )
         found = []
-        for run in _runs(self._passage_tokens(passage), terms):
+        for run in _runs(self._passage_tokens(passage), terms, matching):
             keys = frozenset(t.key for t in run if t.key in terms.strong and not t.weak)
             weight = sum(self.weight(k) for k in keys) + 0.01 * (run[-1].end - run[0].start)
             found.append(Match(Span(run[0].start, run[-1].end), keys, weight))
