@@ -293,9 +293,7 @@ def test_externalized_weights_are_aligned_and_give_the_same_output(tmp_path: Pat
 
     data = externalize_weights(path, "m.onnx.data")
     saved = onnx.load(str(path), load_external_data=False)
-    entries = {
-        t.name: {e.key: e.value for e in t.external_data} for t in saved.graph.initializer
-    }
+    entries = {t.name: {e.key: e.value for e in t.external_data} for t in saved.graph.initializer}
     assert set(entries["w0"]) == {"location", "offset", "length", "checksum"}
     assert entries["b"] == {}  # small tensors stay inline
     assert all(int(entries[n]["offset"]) % 65_536 == 0 for n in ("w0", "w1"))

@@ -112,11 +112,7 @@ def limit_malloc_arenas(arenas: int = SERVER_MALLOC_ARENAS) -> int | None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from service.engine import preflight
-    from service.http.app import create_app
-    from service.http.server import bounded_protocol
 
     settings = settings_from(args)
     settings = settings.model_copy(
@@ -132,6 +128,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     limit_malloc_arenas()
     if settings.workers > 1:
         return serve_workers(settings)
+    # The models load (mostly native code, off the GIL) while the web stack is imported.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from service.engine import load_query_encoders
+
+    loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-models")
+    encoders = loader.submit(load_query_encoders, settings)
+    loader.shutdown(wait=False)
+
+    import uvicorn
+
+    from service.http.app import create_app
+    from service.http.server import bounded_protocol
+
     exit_code = {"value": 0}
     server: uvicorn.Server | None = None
 
@@ -141,7 +151,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if server is not None:
             server.should_exit = True
 
-    app = create_app(settings, on_fatal=on_fatal)
+    app = create_app(settings, on_fatal=on_fatal, encoders=encoders)
     config = uvicorn.Config(
         app,
         host=settings.host,

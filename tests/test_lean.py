@@ -1,6 +1,7 @@
-"""The report's SudachiPy analysis recorded at index time (morphemes.json), and the views kept
-beside the result cache: the same highlights, vocabulary and checks, without cutting the
-report at start."""
+"""The lean query path (issue 9): the report's SudachiPy analysis recorded at index time
+(morphemes.json) gives the same highlights, vocabulary and checks without cutting the report
+at start; views are kept beside the result cache; `serve` loads the models while it imports
+the web stack."""
 
 from __future__ import annotations
 
@@ -111,3 +112,36 @@ def test_views_are_kept_with_the_cached_results(fake_engine) -> None:
     fake_engine.clear_cache()
     assert view_of(fake_engine, first) is not view
     assert view_of(fake_engine, first) == view
+
+
+def test_the_app_takes_encoders_being_loaded(fake_settings, fake_encoder, fake_engine) -> None:
+    """`serve` starts loading the models before it imports the web stack and hands the app
+    the future; the engine is made with those encoders, and a failed load is one line."""
+    import time
+    from concurrent.futures import Future
+
+    from fastapi.testclient import TestClient
+
+    from service.http.app import create_app
+
+    loading: Future[tuple[object, None]] = Future()
+    app = create_app(fake_settings, encoders=loading)  # type: ignore[arg-type]
+    with TestClient(app) as client:
+        assert client.get("/readyz").status_code == 503
+        loading.set_result((fake_encoder, None))
+        for _ in range(200):
+            if client.get("/readyz").status_code == 200:
+                break
+            time.sleep(0.05)
+        assert app.state.shisaku.engine.encoder is fake_encoder
+    failing: Future[tuple[object, None]] = Future()
+    failing.set_exception(RuntimeError("no model here"))
+    fatal: list[str] = []
+    app = create_app(fake_settings, encoders=failing, on_fatal=fatal.append)  # type: ignore[arg-type]
+    with TestClient(app) as client:
+        for _ in range(200):
+            if fatal:
+                break
+            time.sleep(0.05)
+        assert client.get("/readyz").status_code == 503
+    assert fatal == ["RuntimeError: no model here"]
