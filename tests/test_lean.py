@@ -145,3 +145,30 @@ def test_the_app_takes_encoders_being_loaded(fake_settings, fake_encoder, fake_e
             time.sleep(0.05)
         assert client.get("/readyz").status_code == 503
     assert fatal == ["RuntimeError: no model here"]
+
+
+def test_serve_keeps_idle_connections_longer_than_clients_do(
+    monkeypatch: pytest.MonkeyPatch, fake_encoder
+) -> None:
+    """A server that closes an idle keep-alive connection first races the client's next
+    request on it (a reset, no response): `serve` keeps them longer than httpx does."""
+    import httpx
+    import uvicorn
+
+    import service.engine
+    from service.cli.main import main
+    from service.config import Settings
+
+    client_expiry = httpx.Limits().keepalive_expiry
+    assert client_expiry is not None and Settings().keep_alive_seconds > client_expiry
+    seen: dict[str, int] = {}
+
+    def run(self: uvicorn.Server) -> None:
+        seen["keep_alive"] = self.config.timeout_keep_alive
+
+    monkeypatch.setattr(service.engine, "preflight", lambda settings: {})
+    monkeypatch.setattr(service.engine, "load_query_encoders", lambda s: (fake_encoder, None))
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    monkeypatch.setenv("SHISAKU_KEEP_ALIVE_SECONDS", "30")
+    assert main(["serve", "--port", "8765"]) == 0
+    assert seen == {"keep_alive": 30}

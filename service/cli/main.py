@@ -158,6 +158,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=settings.port,
         log_level=settings.log_level,
         access_log=False,
+        timeout_keep_alive=settings.keep_alive_seconds,
         http=bounded_protocol(settings.max_header_bytes, settings.header_timeout_seconds),
         log_config=None,  # our logging setup (configure_logging) applies to uvicorn too
     )
@@ -190,6 +191,7 @@ def serve_workers(settings: Settings) -> int:
         http="service.http.server:EnvironmentBoundedProtocol",
         log_level=settings.log_level,
         access_log=False,
+        timeout_keep_alive=settings.keep_alive_seconds,
         log_config=None,
         timeout_worker_healthcheck=120,
     )
