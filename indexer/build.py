@@ -28,12 +28,14 @@ from indexer.manifest import (
     LEXICON_FILE,
     MANIFEST,
     MEASURES_FILE,
+    MORPHEMES_FILE,
     PASSAGES_FILE,
     SECOND_MEASURES,
     SECOND_PASSAGES,
     expected_identity,
     sha256_file,
 )
+from indexer.morphemes import analyse, write_morphemes
 from indexer.passages import split_passages
 from indexer.records import Measure, Passage
 from indexer.reports import CorpusReport, read_all_measures, read_corpus, report_records
@@ -263,6 +265,7 @@ def _write_build(
     retriever.index(corpus_tokens, show_progress=False)
     retriever.save(str(build_dir / BM25_DIR))
     _write_lexicon(build_dir, passage_texts, tokenizer, progress)
+    write_morphemes(build_dir / MORPHEMES_FILE, analyse(tokenizer, measures, passages))
 
 
 def _write_lexicon(

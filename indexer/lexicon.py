@@ -9,6 +9,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,7 @@ def _undouble(stem: str) -> str:
     return stem
 
 
+@lru_cache(maxsize=65_536)
 def lemma(word: str) -> str:
     """A light lemma of one lowercase English word: plural and verb endings removed.
 

@@ -30,6 +30,9 @@ FAISS_KINDS = ("exact", "hnsw")
 HNSW_M = 32  # graph neighbours per vector
 HNSW_EF_CONSTRUCTION = 80
 LEXICON_FILE = "lexicon.json"
+# The report's SudachiPy analysis for the service (indexer/morphemes.py); optional: an index
+# without it is analysed at start instead.
+MORPHEMES_FILE = "morphemes.json"
 
 
 class ModelRecord(BaseModel):

@@ -167,9 +167,9 @@ def coverage(
     lemmas = list(dict.fromkeys(content_lemmas(question)))
     if not lemmas:
         return 1.0
-    number = outcome.results[0].measure.number
-    text = engine.vocabulary.measure_text(number)
-    covered = set(engine.vocabulary.measure_lemmas(number)) & set(lemmas)
+    key = outcome.results[0].measure.key
+    text = engine.vocabulary.measure_text(key)
+    covered = set(engine.vocabulary.measure_lemmas(key)) & set(lemmas)
     if entries is None:
         entries = engine.glossary.matched_entries(question) if engine.glossary else []
     for entry in entries:

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     # Limits and protections (service/limits.py, service/security.py, service/reload.py).
     max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)  # 431 beyond
     header_timeout_seconds: float = Field(default=10.0, gt=0, le=600)  # 408 beyond
+    # How long an idle keep-alive connection stays open. Longer than clients keep idle
+    # connections (httpx: 5 s): a server that closes first races the client's next request on
+    # that connection, which then fails with a reset (a transport ReadError, no response).
+    keep_alive_seconds: int = Field(default=20, ge=1, le=3600)
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)  # 413 beyond
     max_batch: int = Field(default=100, ge=1, le=100)  # queries per POST /search/batch
     max_batch_chars: int = Field(default=20_000, ge=1000, le=1_000_000)  # 413 beyond

@@ -192,7 +192,9 @@ def load_engine(
         max_batch_chars=settings.max_batch_chars,
         translator=translator,
         cross_lingual=DEFAULT_OPTIONS,
-        highlighter=Highlighter(tokenizer, index.passages),
+        highlighter=Highlighter(
+            tokenizer, index.passages, index.morphemes.passages if index.morphemes else None
+        ),
     )
     if long_running:
         warm_up(engine)

@@ -6,6 +6,7 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from service.errors import ConfigError
@@ -76,6 +77,7 @@ def _americanize(token: str) -> str:
     return _BRITISH_YSE.sub(r"\1yz\2", token)
 
 
+@lru_cache(maxsize=4096)  # one query is normalised for its expansion and its answerability
 def normalize(text: str) -> str:
     """Fold text for matching: case, width, macrons, punctuation, numerals and UK spelling.
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from indexer.morphemes import Morpheme, text_morphemes
 from indexer.passages import sentence_spans
 from indexer.records import Passage
 from indexer.tokenize import Tokenizer
@@ -80,72 +80,65 @@ class QueryTerms:
         return bool(self.strong)
 
 
-def _normalised_with_offsets(text: str) -> tuple[str, list[int]]:
-    """NFKC of ``text`` character by character, and the original offset of each character."""
-    parts: list[str] = []
-    origin: list[int] = []
-    for i, ch in enumerate(text):
-        folded = unicodedata.normalize("NFKC", ch)
-        if not folded.isprintable():
-            folded = " "
-        parts.append(folded)
-        origin.extend([i] * len(folded))
-    origin.append(len(text))
-    return "".join(parts), origin
-
-
 def _is_kana(text: str) -> bool:
     return all("\u3040" <= ch <= "\u30ff" for ch in text)
 
 
-def tokens(tokenizer: Tokenizer, text: str) -> list[_Token]:
-    """The morphemes of ``text`` with offsets into ``text`` itself, classified."""
-    folded, origin = _normalised_with_offsets(text)
+def classify(found: Sequence[Morpheme]) -> list[_Token]:
+    """Morphemes (``indexer.morphemes.text_morphemes``) as highlighter tokens: the key each
+    matches by, whether it is weak, whether it is a content word."""
     out: list[_Token] = []
-    if not folded.strip():
-        return out
-    for morpheme in tokenizer.morphemes(folded, "A"):
-        pos = morpheme.part_of_speech()
-        surface = morpheme.surface()
-        start, end = morpheme.begin(), morpheme.end()
-        if end > len(folded) or not surface.strip():
-            continue
+    for start, end, surface, normalized, pos0, pos1, pos2 in found:
         if _LATIN.fullmatch(surface):
             key = surface.lower()
-            content = pos[0] not in _FUNCTION_POS and key not in word_list("stopwords_en.txt")
+            content = pos0 not in _FUNCTION_POS and key not in word_list("stopwords_en.txt")
             weak = key.isdigit() or len(key) == 1
         else:
-            key = morpheme.normalized_form().lower().strip()
+            key = normalized.lower().strip()
             content = (
-                pos[0] not in _FUNCTION_POS
-                and pos[1] != "非自立可能"
+                pos0 not in _FUNCTION_POS
+                and pos1 != "非自立可能"
                 and key not in word_list("unmarked_ja.txt")
                 and key not in word_list("generic_nouns_ja.txt")
             )
             weak = (
-                pos[0] == "接尾辞"
-                or pos[1] == "数詞"
-                or pos[2] == "助数詞可能"
+                pos0 == "接尾辞"
+                or pos1 == "数詞"
+                or pos2 == "助数詞可能"
                 or (len(surface) == 1 and _is_kana(surface))
             )
-        out.append(_Token(origin[start], origin[end], key, weak, content))
+        out.append(_Token(start, end, key, weak, content))
     return out
 
 
-def _runs(found: Sequence[_Token], terms: QueryTerms) -> list[list[_Token]]:
+def tokens(tokenizer: Tokenizer, text: str) -> list[_Token]:
+    """The morphemes of ``text`` with offsets into ``text`` itself, classified."""
+    return classify(text_morphemes(tokenizer, text))
+
+
+def _runs(
+    found: Sequence[_Token], terms: QueryTerms, matching: Sequence[int] | None = None
+) -> list[list[_Token]]:
     """Runs of adjacent tokens that are query terms, each holding a strong term. A weak term
-    (``２``, ``号``) stays in a run only beside a term it stood beside in the query."""
+    (``２``, ``号``) stays in a run only beside a term it stood beside in the query.
+    ``matching``: the positions of the tokens that are query terms, in order, when known."""
+    if matching is None:
+        matching = [
+            i
+            for i, token in enumerate(found)
+            if token.content and (token.key in terms.strong or token.key in terms.weak)
+        ]
     runs: list[list[_Token]] = []
     current: list[_Token] = []
-    for token in found:
-        if token.content and (token.key in terms.strong or token.key in terms.weak):
-            if current and current[-1].end != token.start:
-                runs.append(current)
-                current = []
-            current.append(token)
-        elif current:
+    previous = -2
+    for i in matching:
+        token = found[i]
+        # Another token between them, or a gap in the text, ends the run.
+        if current and (i != previous + 1 or current[-1].end != token.start):
             runs.append(current)
             current = []
+        current.append(token)
+        previous = i
     if current:
         runs.append(current)
     kept: list[list[_Token]] = []
@@ -167,9 +160,29 @@ def _runs(found: Sequence[_Token], terms: QueryTerms) -> list[list[_Token]]:
 class Highlighter:
     """Term spans of passages for a query; built once per index (passages tokenised once)."""
 
-    def __init__(self, tokenizer: Tokenizer, passages: Sequence[Passage]) -> None:
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        passages: Sequence[Passage],
+        morphemes: Mapping[int, Sequence[Morpheme]] | None = None,
+    ) -> None:
+        """``morphemes``: the passages' morphemes as the index recorded them
+        (``morphemes.json``); without them the passages are cut here."""
         self.tokenizer = tokenizer
-        self._tokens = {p.id: tokens(tokenizer, p.text) for p in passages}
+        recorded = morphemes or {}
+        self._tokens = {
+            p.id: classify(recorded[p.id]) if p.id in recorded else tokens(tokenizer, p.text)
+            for p in passages
+        }
+        # Where each content key occurs in each passage: a passage holding none of a query's
+        # strong terms has no span (most of a result list), the others are read at those places.
+        self._positions: dict[int, dict[str, list[int]]] = {}
+        for pid, found in self._tokens.items():
+            positions = self._positions[pid] = {}
+            for i, token in enumerate(found):
+                if token.content:
+                    positions.setdefault(token.key, []).append(i)
+        self._sentences = {p.text: sentence_spans(p.text) for p in passages}
         documents = len(passages) or 1
         frequency: dict[str, int] = {}
         for found in self._tokens.values():
@@ -208,8 +221,16 @@ class Highlighter:
         """The spans of ``passage.text`` that match ``terms``, best first."""
         if not terms:
             return []
+        positions = self._positions.get(passage.id)
+        matching = None
+        if positions is not None:
+            if terms.strong.isdisjoint(positions):
+                return []
+            matching = sorted(
+                i for key in terms.strong | terms.weak for i in positions.get(key, ())
+            )
         found = []
-        for run in _runs(self._passage_tokens(passage), terms):
+        for run in _runs(self._passage_tokens(passage), terms, matching):
             keys = frozenset(t.key for t in run if t.key in terms.strong and not t.weak)
             weight = sum(self.weight(k) for k in keys) + 0.01 * (run[-1].end - run[0].start)
             found.append(Match(Span(run[0].start, run[-1].end), keys, weight))
@@ -238,7 +259,8 @@ class Highlighter:
         on a tie)."""
         best = Span(0, len(text))
         best_weight = -1.0
-        for start, end in sentence_spans(text):
+        spans = self._sentences.get(text)
+        for start, end in spans if spans is not None else sentence_spans(text):
             sentence = Span(start, end)
             inside = [m for m in found if sentence.start <= m.span.start < sentence.end]
             keys = frozenset().union(*(m.keys for m in inside))

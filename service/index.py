@@ -13,6 +13,7 @@ import numpy as np
 
 from indexer import manifest as layout
 from indexer.embed import Encoder
+from indexer.morphemes import ReportMorphemes, read_morphemes
 from indexer.records import Measure, Passage
 from indexer.reports import latest_editions
 from service.errors import IndexError_, NotFound
@@ -40,6 +41,8 @@ class LoadedIndex:
     bm25: Any  # bm25s.BM25
     reports: dict[str, layout.ReportRecord] = field(default_factory=dict)  # by id, in order
     latest: frozenset[str] = frozenset()  # the latest edition of each series
+    # The reports' SudachiPy analysis recorded at build (None: an index built before it).
+    morphemes: ReportMorphemes | None = None
 
     def report_of(self, measure: Measure) -> layout.ReportRecord | None:
         return self.reports.get(measure.report)
@@ -181,6 +184,7 @@ def load_index(
             bm25=bm25s.BM25.load(str(path / layout.BM25_DIR)),
             reports=reports,
             latest=latest_editions(reports.values()),
+            morphemes=read_morphemes(path / layout.MORPHEMES_FILE),
         )
     except Exception as exc:  # any unreadable file: one line naming the index, never a trace
         raise _fail(path, f"could not be read ({type(exc).__name__}: {exc})") from exc
@@ -245,13 +249,18 @@ def measure_numbered(measures: Sequence[Measure], number: int) -> Measure:
 
 def check_vocabulary(index: LoadedIndex, tokenize: Any) -> None:
     """Refuse a BM25 vocabulary that is not the passages' own tokens (a replaced file whose
-    checksum was recomputed passes the checksums, not this)."""
+    checksum was recomputed passes the checksums, not this). The passages' tokens are those
+    the index recorded at build (``morphemes.json``) when it did: reading them touches none
+    of Sudachi's dictionary pages."""
     vocab = getattr(index.bm25, "vocab_dict", None)
     if not isinstance(vocab, dict):
         return
     expected: set[str] = set()
-    for passage in index.passages:
-        expected.update(tokenize(passage.text) or ["\u3000"])
+    if index.morphemes is not None:
+        expected.update(index.morphemes.bm25_terms)
+    else:
+        for passage in index.passages:
+            expected.update(tokenize(passage.text) or ["\u3000"])
     found = set(vocab) - {""}  # bm25s adds an empty token of its own
     if found != expected:
         raise _fail(

@@ -206,6 +206,9 @@ class SearchEngine:
         # Whole outcomes keyed by (normalised query, k, statuses); a reload builds a new
         # engine, so a new index never answers from the old one's cache.
         self._result_cache = _LRU(result_cache_size)
+        # What the front ends show with a cached outcome (service.views: highlights, grades,
+        # the answerability decision), kept as long as the outcome is.
+        self.view_cache = _LRU(result_cache_size)
         self.max_batch = max_batch
         self.max_batch_chars = max_batch_chars
         self.recipe = recipe or Recipe()
@@ -629,8 +632,13 @@ class SearchEngine:
         """The report's words and the concepts it never uses (built on first use)."""
         translator = self.cross.translator
         english = translator.lexicon.words if translator is not None else ()
-        return ReportVocabulary(self.index.measures, self.glossary, self.tokenizer, english)
+        recorded = self.index.morphemes
+        words = (recorded.words, recorded.readings) if recorded is not None else None
+        return ReportVocabulary(
+            self.index.measures, self.glossary, self.tokenizer, english, words=words
+        )
 
     def clear_cache(self) -> None:
         self._vector_cache.clear()
         self._result_cache.clear()
+        self.view_cache.clear()

@@ -32,9 +32,25 @@ def view_of(
     engine: SearchEngine, outcome: SearchOutcome, decision: Decision | None = None
 ) -> OutcomeView:
     """Highlights and relevance of ``outcome``; ``decision`` is the answerability decision
-    when the caller has made it already (``/ask``)."""
-    if decision is None:
-        decision = decide(read_features(engine, outcome.query, outcome))
+    when the caller has made it already (``/ask``).
+
+    Without ``decision`` the view is cached beside the engine's result cache: an outcome
+    answered from that cache shares its results with the first one, and gets its view.
+    """
+    if decision is not None:
+        return _view(engine, outcome, decision)
+    key = (outcome.query, id(outcome.results))
+    cached = engine.view_cache.get(key)
+    # The entry holds the results it was made for, so their id is not reused meanwhile.
+    if cached is not None and cached[0] is outcome.results:
+        view: OutcomeView = cached[1]
+        return view
+    view = _view(engine, outcome, decide(read_features(engine, outcome.query, outcome)))
+    engine.view_cache.put(key, (outcome.results, view))
+    return view
+
+
+def _view(engine: SearchEngine, outcome: SearchOutcome, decision: Decision) -> OutcomeView:
     return OutcomeView(
         marks=highlighter_of(engine).mark(outcome),
         graded=grade(outcome, covered=decision.answerable),

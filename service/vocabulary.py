@@ -13,7 +13,8 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from indexer.lexicon import content_lemmas
-from indexer.records import STATUS_EN, Measure
+from indexer.morphemes import report_corpus, report_words
+from indexer.records import Measure
 from indexer.tokenize import Tokenizer
 from indexer.vocabulary import concept_table, word_list
 from service.glossary import Glossary, GlossaryEntry, normalize
@@ -65,14 +66,11 @@ class ReportVocabulary:
         glossary: Glossary | None,
         tokenizer: Tokenizer,
         english_words: Collection[str] = (),
+        words: tuple[Collection[str], Collection[str]] | None = None,
     ) -> None:
-        self.corpus = "\n".join(
-            unicodedata.normalize("NFKC", text)
-            for m in measures
-            for text in (m.target, m.explanation, m.notes)
-        )
-        # The report's headings and status labels count as mentioned too.
-        self.corpus += "\n実施状況 対象施策 施策番号 実施状況の説明 提言 " + " ".join(STATUS_EN)
+        """``words``: the report's words and readings as the index recorded them
+        (``morphemes.json``); without them the report is cut here."""
+        self.corpus = report_corpus(measures)
         self.tokenizer = tokenizer
         self.glossaries = [g for g in (glossary, off_report_glossary()) if g is not None]
         self.generic_nouns = word_list("generic_nouns_ja.txt")
@@ -88,35 +86,36 @@ class ReportVocabulary:
                 else:
                     self.synonyms.update(terms)
                     self.present_english.update(content_lemmas(entry.english))
+        # One-word absent concepts with their stems, for other inflections (absent_in).
+        self._absent_stems = [
+            (term, english, stem(normalize(english)))
+            for term, english in self.absent_japanese.items()
+            if " " not in english
+        ]
         # English words the report speaks of: glosses of its terms (the JMdict lexicon) and
         # the Latin-script words it contains (DX, FRESC, UNHCR …).
         self.english_words = set(english_words) | set(content_lemmas(self.corpus.lower()))
-        self._measure_text = {
-            m.number: "\n".join(
+        self._measure_text = {  # by measure key (report, number)
+            m.key: "\n".join(
                 unicodedata.normalize("NFKC", t) for t in (m.target, m.explanation, m.notes)
             )
             for m in measures
         }
         self._measure_lemmas = {
-            number: frozenset(content_lemmas(text.lower()))
-            for number, text in self._measure_text.items()
+            key: frozenset(content_lemmas(text.lower())) for key, text in self._measure_text.items()
         }
-        self.words: set[str] = set()
-        self.readings: set[str] = set()  # katakana readings of the report's words
-        for line in self.corpus.splitlines():
-            if line.strip():
-                for morpheme in tokenizer.morphemes(line, mode="C"):
-                    self.words.add(morpheme.normalized_form())
-                    self.words.add(morpheme.dictionary_form())
-                    self.readings.add(morpheme.reading_form())
+        if words is None:
+            self.words, self.readings = report_words(tokenizer, self.corpus)
+        else:
+            self.words, self.readings = set(words[0]), set(words[1])  # readings: katakana
 
-    def measure_text(self, number: int) -> str:
-        """Measure ``number``'s target, explanation and notes (NFKC)."""
-        return self._measure_text.get(number, "")
+    def measure_text(self, key: tuple[str, int]) -> str:
+        """The target, explanation and notes (NFKC) of the measure with this key."""
+        return self._measure_text.get(key, "")
 
-    def measure_lemmas(self, number: int) -> frozenset[str]:
-        """The English content lemmas measure ``number`` contains (DX, FRESC, UNHCR …)."""
-        return self._measure_lemmas.get(number, frozenset())
+    def measure_lemmas(self, key: tuple[str, int]) -> frozenset[str]:
+        """The English content lemmas of the measure with this key (DX, FRESC, UNHCR …)."""
+        return self._measure_lemmas.get(key, frozenset())
 
     def absent_in(self, question: str, language: str) -> list[str]:
         """Concepts named in ``question`` of which the report uses no term."""
@@ -137,14 +136,9 @@ class ReportVocabulary:
                     found.append(f"{entry.english} ({'/'.join(entry.japanese)})")
         # Other inflections of absent one-word concepts: "deported" for "deportation".
         stems = {stem(word) for word in normalize(text).split()}
-        for term, english in self.absent_japanese.items():
-            label = f"{english} ({term})"
-            if (
-                " " not in english
-                and stem(normalize(english)) in stems
-                and not any(english in f for f in found)
-            ):
-                found.append(label)
+        for term, english, english_stem in self._absent_stems:
+            if english_stem in stems and not any(english in f for f in found):
+                found.append(f"{english} ({term})")
         return found
 
     def content_words(self, question: str, language: str) -> tuple[list[str], list[str]]:

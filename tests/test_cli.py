@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT, run_cli, server_env
 from rich.cells import cell_len
 
@@ -163,3 +164,21 @@ def test_serve_says_when_it_is_ready_at_the_default_log_level(settings, built_in
     assert re.search(
         rf"ready at http://127\.0\.0\.1:{port}/: index build \S+ \(33 measures\)", output
     )
+
+
+def test_serve_caps_malloc_arenas(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`serve` caps glibc's arenas (its workers inherit MALLOC_ARENA_MAX); a value the
+    operator set wins."""
+    import os
+
+    from service.cli.main import SERVER_MALLOC_ARENAS, limit_malloc_arenas
+
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    applied = limit_malloc_arenas()
+    assert os.environ["MALLOC_ARENA_MAX"] == str(SERVER_MALLOC_ARENAS)
+    assert applied == (SERVER_MALLOC_ARENAS if sys.platform == "linux" else None)
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert limit_malloc_arenas() in (4, None)
+    assert os.environ["MALLOC_ARENA_MAX"] == "4"
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "many")
+    assert limit_malloc_arenas() is None

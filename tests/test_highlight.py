@@ -154,3 +154,22 @@ def test_shown_results_are_a_prefix_above_the_cut_off(fake_engine, query: str) -
     best = outcome.results[0].score
     for i, hit in enumerate(outcome.results):
         assert (i < graded.shown) == (best - hit.score <= CUTOFF_GAP)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["特定技能2号の分野は?", "難民認定の手続", "Specified Skilled Worker (ii) fields", "DX"],
+)
+def test_spans_read_at_the_recorded_places_equal_a_full_scan(fake_engine, query: str) -> None:
+    from service.highlight import _runs
+
+    highlighter = highlighter_of(fake_engine)
+    terms = highlighter.query_terms(query, fake_engine.expand(query, read_intent(query).language))
+    marked_any = False
+    for passage in fake_engine.index.passages:
+        found = highlighter._tokens[passage.id]
+        scanned = [(run[0].start, run[-1].end) for run in _runs(found, terms)]
+        spans = sorted((m.span.start, m.span.end) for m in highlighter.term_spans(passage, terms))
+        assert spans == sorted(scanned)
+        marked_any = marked_any or bool(spans)
+    assert marked_any

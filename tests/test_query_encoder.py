@@ -17,6 +17,7 @@ from indexer import onnx_export
 from indexer.embed import Encoder
 from indexer.onnx_export import (
     FP32_FILE,
+    INT8_DATA_FILE,
     INT8_FILE,
     ONNX_CONFIG,
     SENTENCEPIECE_FILE,
@@ -25,6 +26,7 @@ from indexer.onnx_export import (
     OnnxModels,
     ensure_onnx,
     export_onnx,
+    externalize_weights,
     onnx_dir_for,
 )
 from service.query_encoder import OnnxModelMissing, OnnxQueryEncoder
@@ -68,6 +70,7 @@ def test_export_folder_is_complete(onnx_models: OnnxModels, e5_model_dir: Path, 
     assert {p.name for p in onnx_models.folder.iterdir()} == {
         FP32_FILE,
         INT8_FILE,
+        INT8_DATA_FILE,
         TOKENIZER_FILE,
         SENTENCEPIECE_FILE,
         ONNX_CONFIG,
@@ -213,7 +216,7 @@ def fake_model_dir(tmp_path: Path) -> Path:
 
 def fake_write_export(model_dir: Path, work: Path, fingerprint: str) -> dict[str, Any]:
     files = {}
-    for name in (FP32_FILE, INT8_FILE, TOKENIZER_FILE, SENTENCEPIECE_FILE):
+    for name in (FP32_FILE, INT8_FILE, INT8_DATA_FILE, TOKENIZER_FILE, SENTENCEPIECE_FILE):
         (work / name).write_bytes(name.encode())
         files[name] = {"sha256": onnx_export.sha256_file(work / name), "bytes": len(name)}
     config = {"format": onnx_export.EXPORT_FORMAT, "source": {"fingerprint": fingerprint}}
@@ -257,3 +260,44 @@ def test_export_refuses_a_folder_inside_the_model(tmp_path: Path) -> None:
     model_dir = fake_model_dir(tmp_path)
     with pytest.raises(OnnxExportError, match="fingerprint"):
         export_onnx(model_dir, model_dir / "onnx")
+
+
+def test_externalized_weights_are_aligned_and_give_the_same_output(tmp_path: Path) -> None:
+    """The int8 model's weights move to a data file at 64 KB-aligned offsets (onnxruntime maps
+    them instead of copying); the graph records the data file's SHA-1, so its own sha256
+    changes with the weights; the outputs do not change."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    big = [rng.standard_normal((64, 64)).astype(np.float32) for _ in range(2)]
+    small = np.ones((1, 64), dtype=np.float32)  # under 4 KB: stays in the graph
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "w0"], ["h"]),
+            helper.make_node("MatMul", ["h", "w1"], ["g"]),
+            helper.make_node("Add", ["g", "b"], ["y"]),
+        ],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64])],
+        [numpy_helper.from_array(big[0], "w0"), numpy_helper.from_array(big[1], "w1")]
+        + [numpy_helper.from_array(small, "b")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "m.onnx"
+    onnx.save(model, str(path))
+    x = rng.standard_normal((1, 64)).astype(np.float32)
+    before = ort.InferenceSession(str(path)).run(None, {"x": x})[0]
+
+    data = externalize_weights(path, "m.onnx.data")
+    saved = onnx.load(str(path), load_external_data=False)
+    entries = {t.name: {e.key: e.value for e in t.external_data} for t in saved.graph.initializer}
+    assert set(entries["w0"]) == {"location", "offset", "length", "checksum"}
+    assert entries["b"] == {}  # small tensors stay inline
+    assert all(int(entries[n]["offset"]) % 65_536 == 0 for n in ("w0", "w1"))
+    assert entries["w0"]["location"] == "m.onnx.data" and data == tmp_path / "m.onnx.data"
+    assert path.stat().st_size < 4096 < data.stat().st_size
+    after = ort.InferenceSession(str(path)).run(None, {"x": x})[0]
+    assert np.array_equal(before, after)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -60,12 +62,33 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+# glibc's M_ARENA_MAX (mallopt); what MALLOC_ARENA_MAX sets when a process starts.
+_M_ARENA_MAX = -8
+SERVER_MALLOC_ARENAS = 2
 
+
+def limit_malloc_arenas(arenas: int = SERVER_MALLOC_ARENAS) -> int | None:
+    """Cap glibc's malloc arenas for a server (unless MALLOC_ARENA_MAX already says how many).
+
+    glibc gives threads that allocate at once arenas of their own, up to 8 per core; a
+    server's request threads (and onnxruntime's) then each keep freed memory that the others
+    cannot reuse, and the resident size creeps up under load. ``serve --workers`` processes
+    read the variable when they start; this process is capped now, through mallopt. Returns
+    the cap applied (None off glibc).
+    """
+    os.environ.setdefault("MALLOC_ARENA_MAX", str(arenas))
+    try:
+        cap = int(os.environ["MALLOC_ARENA_MAX"])
+        libc = ctypes.CDLL("libc.so.6") if sys.platform == "linux" else None
+    except (ValueError, OSError):
+        return None
+    if libc is None or cap < 1 or not libc.mallopt(_M_ARENA_MAX, cap):
+        return None
+    return cap
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
     from service.engine import preflight
-    from service.http.app import create_app
-    from service.http.server import bounded_protocol
 
     settings = settings_from(args)
     settings = settings.model_copy(
@@ -78,8 +101,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     quiet = settings.log_level in ("warning", "error")
     configure_logging("info" if args.verbose and quiet else settings.log_level)
     preflight(settings)  # a bad glossary or a missing, damaged or stale index stops here
+    limit_malloc_arenas()
     if settings.workers > 1:
         return serve_workers(settings)
+    # The models load (mostly native code, off the GIL) while the web stack is imported.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from service.engine import load_query_encoders
+
+    loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-models")
+    encoders = loader.submit(load_query_encoders, settings)
+    loader.shutdown(wait=False)
+
+    import uvicorn
+
+    from service.http.app import create_app
+    from service.http.server import bounded_protocol
+
     exit_code = {"value": 0}
     server: uvicorn.Server | None = None
 
@@ -89,13 +127,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if server is not None:
             server.should_exit = True
 
-    app = create_app(settings, on_fatal=on_fatal)
+    app = create_app(settings, on_fatal=on_fatal, encoders=encoders)
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         access_log=False,
+        timeout_keep_alive=settings.keep_alive_seconds,
         http=bounded_protocol(settings.max_header_bytes, settings.header_timeout_seconds),
         log_config=None,  # our logging setup (configure_logging) applies to uvicorn too
     )
@@ -128,6 +167,7 @@ def serve_workers(settings: Settings) -> int:
         http="service.http.server:EnvironmentBoundedProtocol",
         log_level=settings.log_level,
         access_log=False,
+        timeout_keep_alive=settings.keep_alive_seconds,
         log_config=None,
         timeout_worker_healthcheck=120,
     )

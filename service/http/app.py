@@ -6,8 +6,9 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
@@ -31,6 +32,9 @@ from service.logs import configure_logging
 from service.schemas import ErrorResponse
 from service.search import SearchEngine
 
+if TYPE_CHECKING:
+    from indexer.embed import Encoder
+
 logger = logging.getLogger(__name__)
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -51,11 +55,13 @@ def create_app(
     engine: SearchEngine | None = None,
     on_fatal: Callable[[str], None] | None = None,
     load_in_background: bool = True,
+    encoders: Future[tuple[Encoder, Encoder | None]] | None = None,
 ) -> FastAPI:
     """Build the app. Unless ``engine`` is given, the engine is loaded at startup: in the
     background (``/healthz`` answers meanwhile, ``/readyz`` says 503), or before serving
     when ``load_in_background`` is false. ``on_fatal`` is called with one line when it
-    cannot be loaded."""
+    cannot be loaded. ``encoders``: the query encoders, being loaded already (``serve``
+    starts them before it imports the web stack)."""
     settings = settings or load_settings()
     state = AppState(settings=settings, engine=engine)
 
@@ -75,10 +81,13 @@ def create_app(
         if task is not None and not task.done():
             task.cancel()
 
+    def _load_engine() -> SearchEngine:
+        return load_engine(settings, encoders.result() if encoders is not None else None)
+
     async def _load(app: FastAPI) -> None:
         started = time.perf_counter()
         try:
-            state.engine = await asyncio.to_thread(load_engine, settings)
+            state.engine = await asyncio.to_thread(_load_engine)
         except Exception as exc:  # noqa: BLE001 - any failure stops the service with one line
             message = (
                 exc.message if isinstance(exc, ShisakuError) else f"{type(exc).__name__}: {exc}"
