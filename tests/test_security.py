@@ -121,7 +121,7 @@ def test_load_failure_is_reported_without_the_local_path(settings, monkeypatch) 
     from service.errors import IndexError_
     from service.http.deps import state_of
 
-    def fail(_settings):
+    def fail(_settings, *_args, **_kwargs):
         raise IndexError_(
             "index at /work/main/var/index is unusable: file dense_passages.faiss does not "
             "match its checksum (truncated or modified); rebuild it with `shisaku index`"
