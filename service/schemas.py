@@ -422,6 +422,12 @@ class ReportInfo(ReportOut):
 class ReportsResponse(BaseModel):
     reports: list[ReportInfo] = _described("every report of the index, oldest first", [])
 
+    @classmethod
+    def of(cls, reports: Mapping[str, Any], latest: frozenset[str]) -> ReportsResponse:
+        """The index's reports (``LoadedIndex.reports`` / ``latest``), oldest first."""
+        ordered = sorted(reports.values(), key=lambda r: (r.date, r.edition, r.id))
+        return cls(reports=[ReportInfo.of_record(r, r.id in latest) for r in ordered])
+
 
 class ChangeOut(BaseModel):
     kind: Literal["status", "added", "removed", "target"] = _described(

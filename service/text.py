@@ -84,3 +84,8 @@ def sources(citations: Iterable[tuple[int, str]]) -> list[tuple[int, tuple[str, 
         if field not in fields:
             fields.append(field)
     return [(number, tuple(fields)) for number, fields in grouped.items()]
+
+
+# How a change between two editions is marked in plain text (CLI, MCP): status, a sentence
+# added or removed, the recommendation reworded.
+CHANGE_MARKS = {"status": "*", "added": "+", "removed": "-", "target": "~"}

@@ -14,6 +14,7 @@ from indexer.records import Measure
 from service.cli.console import console, print_table, status_text, table
 from service.cli.loading import settings_from
 from service.errors import InvalidRequest, NotFound, ShisakuError
+from service.text import CHANGE_MARKS
 
 AddCommand = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
 logger = logging.getLogger(__name__)
@@ -63,13 +64,10 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def cmd_reports(args: argparse.Namespace) -> int:
     from service.index import read_catalogue
-    from service.schemas import ReportInfo, ReportsResponse
+    from service.schemas import ReportsResponse
 
     catalogue = read_catalogue(Path(settings_from(args).index_dir))
-    ordered = sorted(catalogue.reports.values(), key=lambda r: (r.date, r.edition, r.id))
-    response = ReportsResponse(
-        reports=[ReportInfo.of_record(r, r.id in catalogue.latest) for r in ordered]
-    )
+    response = ReportsResponse.of(catalogue.reports, catalogue.latest)
     if args.json:
         print(response.model_dump_json(indent=2))
         return 0
@@ -181,7 +179,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         line = Text(f"\n{entry.report.date}  {entry.report.id}  ")
         out.print(line.append_text(status_text(entry.status, entry.status_en)))
         for change in entry.changes:
-            mark = {"status": "*", "added": "+", "removed": "-", "target": "~"}[change.kind]
+            mark = CHANGE_MARKS[change.kind]
             style = {"added": "green", "removed": "red"}.get(change.kind, "bold")
             out.print(Text(f"  {mark} {change.text}", style=style), soft_wrap=True)
     return 0

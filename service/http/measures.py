@@ -13,7 +13,6 @@ from service.schemas import (
     HistoryResponse,
     MeasureOut,
     MeasuresResponse,
-    ReportInfo,
     ReportsResponse,
     SimilarResponse,
 )
@@ -40,10 +39,7 @@ def add_measure_routes(app: FastAPI) -> None:
     def reports(request: Request) -> ReportsResponse:
         """Every report of the index (its editions, dates and provenance), oldest first."""
         index = engine_of(request).index
-        ordered = sorted(index.reports.values(), key=lambda r: (r.date, r.edition, r.id))
-        return ReportsResponse(
-            reports=[ReportInfo.of_record(r, r.id in index.latest) for r in ordered]
-        )
+        return ReportsResponse.of(index.reports, index.latest)
 
     @app.get("/measures", response_model=MeasuresResponse, tags=["measures"])
     def measures(

@@ -28,7 +28,6 @@ from service.schemas import (
     HistoryResponse,
     MeasureOut,
     PassageOut,
-    ReportInfo,
     ReportOut,
     ReportsResponse,
     SearchResponse,
@@ -36,7 +35,7 @@ from service.schemas import (
     StatusInput,
 )
 from service.search import SearchEngine
-from service.text import FIELD_LABELS, count_noun, excerpt, shorten, sources
+from service.text import CHANGE_MARKS, FIELD_LABELS, count_noun, excerpt, shorten, sources
 from service.views import view_of
 
 logger = logging.getLogger(__name__)
@@ -136,7 +135,7 @@ def render_history(response: HistoryResponse) -> str:
     for entry in response.history:
         lines.append(f"- {_source(entry.report)}: {entry.status} / {entry.status_en}")
         for change in entry.changes:
-            mark = {"status": "*", "added": "+", "removed": "-", "target": "~"}[change.kind]
+            mark = CHANGE_MARKS[change.kind]
             lines.append(f"  {mark} {change.text}")
     return "\n".join(lines)
 
@@ -220,10 +219,7 @@ def build_mcp_server(get_engine: EngineGetter) -> MCPServer:
     async def list_reports() -> Annotated[CallToolResult, ReportsResponse]:
         def run() -> ReportsResponse:
             index = get_engine().index
-            ordered = sorted(index.reports.values(), key=lambda r: (r.date, r.edition, r.id))
-            return ReportsResponse(
-                reports=[ReportInfo.of_record(r, r.id in index.latest) for r in ordered]
-            )
+            return ReportsResponse.of(index.reports, index.latest)
 
         response = await _call(run)
         text = "\n".join(
