@@ -26,6 +26,7 @@ from service.history import (
     ChangeAnswer,
     answer_change_question,
     changes_between,
+    plain_text,
     read_change_question,
 )
 from service.llm import ChatClient, ChatMessage, LLMError
@@ -375,16 +376,12 @@ def change_citation(before: Measure, after: Measure) -> Citation:
     """What to quote of a measure whose status changed: the first sentence its explanation
     gained since the previous edition, else its first sentence."""
     spans = sentence_spans(after.explanation) or [(0, len(after.explanation))]
-    added = {_plain(c.text) for c in changes_between(before, after) if c.kind == "added"}
+    added = {plain_text(c.text) for c in changes_between(before, after) if c.kind == "added"}
     for start, end in spans:
-        if _plain(after.explanation[start:end]) in added:
+        if plain_text(after.explanation[start:end]) in added:
             return citation(after, "explanation", start, end)
     start, end = spans[0]
     return citation(after, "explanation", start, end)
-
-
-def _plain(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split())
 
 
 def _change_hits(engine: SearchEngine, change: ChangeAnswer) -> tuple[MeasureHit, ...]:
@@ -478,10 +475,9 @@ def compose(
     warning = None
     whole = False
     used: Mode = mode
-    asked = read_change_question(outcome.query) if change is not None else None
-    if change is not None and asked is not None:
+    if change is not None:
         language = outcome.signals.language
-        text, citations = compose_change(change, asked.into, language, reports or {})
+        text, citations = compose_change(change, change.asked.into, language, reports or {})
         answerable = change.old is not None
         used = "extractive"
         whole = True

@@ -9,9 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from indexer.records import STATUS_EN, Measure, Status
+from indexer.records import Measure, Status
 from indexer.reports import edition_order
-from service.errors import InvalidRequest
 from service.intent import read_intent
 
 # Two measures of two editions are the same measure when their recommendations (対象施策)
@@ -23,13 +22,14 @@ ChangeKind = Literal["status", "added", "removed", "target"]
 _SENTENCE = re.compile(r"[^。\n]+。?")
 
 
-def _plain(text: str) -> str:
+def plain_text(text: str) -> str:
+    """``text`` for comparison: NFKC, without spaces or line breaks."""
     return "".join(unicodedata.normalize("NFKC", text).split())
 
 
 def similarity(a: str, b: str) -> float:
     """How alike two texts read (0–1), ignoring spaces, line breaks and character widths."""
-    return difflib.SequenceMatcher(None, _plain(a), _plain(b), autojunk=False).ratio()
+    return difflib.SequenceMatcher(None, plain_text(a), plain_text(b), autojunk=False).ratio()
 
 
 def sentences(text: str) -> list[str]:
@@ -76,11 +76,13 @@ def changes_between(old: Measure, new: Measure) -> tuple[Change, ...]:
     out: list[Change] = []
     if old.status != new.status:
         out.append(Change("status", f"{old.status} → {new.status}"))
-    if _plain(old.target) != _plain(new.target):
+    if plain_text(old.target) != plain_text(new.target):
         out.append(Change("target", new.target))
     before = sentences(old.explanation) + sentences(old.notes)
     after = sentences(new.explanation) + sentences(new.notes)
-    matcher = difflib.SequenceMatcher(None, [_plain(s) for s in before], [_plain(s) for s in after])
+    matcher = difflib.SequenceMatcher(
+        None, [plain_text(s) for s in before], [plain_text(s) for s in after]
+    )
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag in ("delete", "replace"):
             out.extend(Change("removed", s) for s in before[i1:i2])
@@ -223,6 +225,7 @@ def read_change_question(question: str) -> ChangeQuestion | None:
 class ChangeAnswer:
     """The measures that changed as asked, between the two latest editions of a series."""
 
+    asked: ChangeQuestion
     old: str | None  # None: the index holds only one edition
     new: str
     changed: tuple[tuple[Measure, Measure], ...]
@@ -242,7 +245,7 @@ def answer_change_question(
         if len(editions_of(reports, s)) > 1
     ]
     if not series_with_history:
-        return ChangeAnswer(old=None, new=latest.id, changed=())
+        return ChangeAnswer(asked=asked, old=None, new=latest.id, changed=())
     series = series_with_history[-1]
     old_id, new_id = editions_of(reports, series)[-2:]
     old = [m for m in measures if m.report == old_id]
@@ -252,16 +255,4 @@ def answer_change_question(
         for a, b in match_editions(old, new)
         if a.status != b.status and (not asked.into or b.status in asked.into)
     )
-    return ChangeAnswer(old=old_id, new=new_id, changed=changed)
-
-
-def validate_number(number: Any) -> int:
-    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-        raise InvalidRequest(f"a measure number is a whole number from 1 (got {number!r})")
-    return number
-
-
-def status_change_label(old: Status, new: Status, language: str) -> str:
-    if language == "ja":
-        return f"{old} → {new}"
-    return f"{STATUS_EN[old]} → {STATUS_EN[new]}"
+    return ChangeAnswer(asked=asked, old=old_id, new=new_id, changed=changed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -235,6 +235,27 @@ def read_catalogue(path: Path) -> Catalogue:
         raise _fail(path, f"could not be read ({type(exc).__name__}: {exc})") from exc
     reports = {r.id: r for r in records}
     return Catalogue(measures, reports, latest_editions(records))
+
+
+def check_reports(names: Sequence[str] | None, reports: Mapping[str, Any]) -> tuple[str, ...]:
+    """The report ids asked for, each once; NotFound names an unknown one and those there are."""
+    wanted = tuple(dict.fromkeys(r.strip() for r in names or () if r and r.strip()))
+    unknown = [r for r in wanted if r not in reports]
+    if unknown:
+        raise NotFound(f"unknown report {unknown[0]!r}; the index holds " + ", ".join(reports))
+    return wanted
+
+
+def reports_in_scope(
+    names: Sequence[str], editions: str, reports: Mapping[str, Any], latest: frozenset[str]
+) -> frozenset[str] | None:
+    """The report ids a request covers: the ones named, else the latest edition of each series
+    (every edition with ``editions="all"``); None when that is every report of the index."""
+    if names:
+        return frozenset(names)
+    if editions == "all" or len(latest) == len(reports):
+        return None
+    return latest
 
 
 def measure_numbered(measures: Sequence[Measure], number: int) -> Measure:

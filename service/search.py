@@ -23,7 +23,7 @@ from service.dense import DenseScorer, candidate_count, sample_rows
 from service.errors import InvalidRequest, NotFound, Overloaded, PayloadTooLarge
 from service.fusion import RawScores, Recipe, SampleScores, combine
 from service.glossary import Glossary
-from service.index import LoadedIndex
+from service.index import LoadedIndex, check_reports, reports_in_scope
 from service.intent import QueryIntent, read_intent
 from service.slots import FairSlots
 from service.translate import CrossLingual, CrossLingualOptions, QueryTerms, Translator
@@ -511,21 +511,13 @@ class SearchEngine:
             raise InvalidRequest(
                 f"editions must be one of {', '.join(EDITIONS)} (got {editions!r})"
             )
-        names = tuple(dict.fromkeys(r.strip() for r in reports or () if r and r.strip()))
-        unknown = [r for r in names if r not in self.index.reports]
-        if unknown:
-            raise NotFound(
-                f"unknown report {unknown[0]!r}; the index holds " + ", ".join(self.index.reports)
-            )
-        return Scope(names, editions)
+        return Scope(check_reports(reports, self.index.reports), editions)
 
     def scope_reports(self, scope: Scope) -> frozenset[str] | None:
         """The report ids a scope covers; None when it is every report of the index."""
-        if scope.reports:
-            return frozenset(scope.reports)
-        if scope.editions == "all" or len(self.index.latest) == len(self.index.reports):
-            return None
-        return self.index.latest
+        return reports_in_scope(
+            scope.reports, scope.editions, self.index.reports, self.index.latest
+        )
 
     def default_report(self, number: int) -> str:
         """The report meant when a measure number comes without one: the latest edition that

@@ -37,7 +37,7 @@ from service.cli.loading import (
 from service.cli.reports import register_report_commands
 from service.cli.research import register_research_commands
 from service.config import Settings
-from service.errors import BuildError, InvalidRequest, ShisakuError
+from service.errors import BuildError, ShisakuError
 from service.logs import configure_logging
 from service.text import FIELD_LABELS, count_noun
 
@@ -235,18 +235,14 @@ def print_search(response: SearchResponse, show_all: bool = False) -> None:
 
 
 def cmd_measures(args: argparse.Namespace) -> int:
-    from service.index import measure_numbered, read_catalogue
+    from service.index import check_reports, measure_numbered, read_catalogue, reports_in_scope
     from service.schemas import MeasureOut, MeasuresResponse
 
     catalogue = read_catalogue(Path(settings_from(args).index_dir))  # no model needed
     reports, editions = scope_of(args)
-    unknown = [r for r in reports if r not in catalogue.reports]
-    if unknown:
-        raise InvalidRequest(
-            f"unknown report {unknown[0]!r}; the index holds {', '.join(catalogue.reports)}"
-        )
-    in_scope = set(reports) or (set(catalogue.reports) if editions == "all" else catalogue.latest)
-    measures = [m for m in catalogue.measures if m.report in in_scope]
+    names = check_reports(reports, catalogue.reports)
+    in_scope = reports_in_scope(names, editions, catalogue.reports, catalogue.latest)
+    measures = [m for m in catalogue.measures if in_scope is None or m.report in in_scope]
     if args.number is not None:
         one = MeasureOut.of(measure_numbered(measures, args.number), catalogue.reports)
         if args.json:
