@@ -46,6 +46,11 @@ class Thresholds:
     dense_min: float
     noun_dense_max: float = 0.0  # 0 disables rule (3)
     second_min: float = 0.0  # 0 disables rule (5)
+    # Rule (1) spares a question whose best measure states at least this share of its
+    # content words (English; > 1 disables): it is about that measure, and a concept it
+    # names in passing ("social insurance, crime prevention and disasters") does not make it
+    # unanswerable.
+    concept_coverage_max: float = 2.0
 
 
 # How these were set: `benchmarks/answerability.py` searches a grid for the values (both
@@ -58,10 +63,14 @@ class Thresholds:
 # dev-2 together (refuse the most unanswerable questions and no answerable one beyond the
 # other rules' refusals; the middle of the tied range); its 2-fold cross-validation is in
 # BENCHMARKS.md (issue 10).
+# Third round (dev-3 added): rule (3)'s threshold refitted the same way on dev + dev-2 +
+# dev-3, and rule (1)'s coverage exemption set between the answerable questions refused for a
+# concept in passing (coverage 0.91, 1.00) and the unanswerable ones (at most 0.75); both
+# scored leave-one-set-out in BENCHMARKS.md.
 SECOND_MIN_EN = 0.225
 THRESHOLDS: dict[str, Thresholds] = {
-    "ja": Thresholds(dense_min=0.825, noun_dense_max=0.855),
-    "en": Thresholds(dense_min=0.765, second_min=SECOND_MIN_EN),
+    "ja": Thresholds(dense_min=0.825, noun_dense_max=0.84),
+    "en": Thresholds(dense_min=0.765, second_min=SECOND_MIN_EN, concept_coverage_max=0.9),
 }
 
 
@@ -104,10 +113,12 @@ class Decision:
 
 # A question asking for a quantity ("how many", "何人") can only be answered by a passage
 # that states one: a number that is not part of a date, an ordinal or a category name.
+# "a set number of hours" or "cut the number of documents" ask for no count.
 _ASKS_COUNT = re.compile(
-    r"何人|何名|何件|何か国|何カ国|何ヶ国|何社|何団体|何分野|何か所|何%|何パーセント|何割|"
-    r"いくつ|いくら|人数|件数|\b(?:how many|how much|what percentage|what share|"
-    r"what proportion|number of)\b",
+    r"何人|何名|何件|何か国|何カ国|何ヶ国|何社|何団体|何分野|何か所|何%|何パーセント|何割|何円|"
+    r"いくつ|いくら|人数|件数|金額|\b(?:how many|how much|what percentage|what share|"
+    r"what proportion|in yen|yen)\b|"
+    r"\bwhat(?:'s| is| was| are| were)? the (?:total |exact |annual |overall )?number of\b",
     re.IGNORECASE,
 )
 _NOT_A_COUNT = re.compile(
@@ -116,14 +127,64 @@ _NOT_A_COUNT = re.compile(
 )
 
 
-def count_unmet(question: str, outcome: SearchOutcome, depth: int = 1) -> bool:
-    """True when the question asks for a quantity and no top passage states one."""
-    if not _ASKS_COUNT.search(unicodedata.normalize("NFKC", question)):
+@dataclass(frozen=True)
+class CountUnit:
+    """A kind of quantity a question can ask for, and the unit a passage must state it in."""
+
+    name: str
+    asks: re.Pattern[str]  # the question asks for this kind of quantity
+    states: re.Pattern[str]  # a passage states one (after dates and ordinals are removed)
+
+
+# Counted people, money and countries have units the report always writes (26名, 3人,
+# 手数料…円, 17か国); any other count ("259に拡大") is met by any number.
+_PEOPLE = (
+    r"people|persons|individuals|foreigners|foreign (?:nationals|residents|workers)|residents|"
+    r"refugees|asylum seekers|applicants|workers|trainees|interns|staff|officers|officials|"
+    r"counsel+ors|interpreters|students|children|migrants|immigrants|employees|visitors|"
+    r"tourists|nationals|members|detainees|descendants"
+)
+COUNT_UNITS: tuple[CountUnit, ...] = (
+    CountUnit(
+        "people",
+        re.compile(rf"何人|何名|人数|\bhow many (?:\w+ )?(?:{_PEOPLE})\b", re.IGNORECASE),
+        re.compile(r"\d[\d,]*\s*(?:万|千)?\s*(?:人|名)"),
+    ),
+    CountUnit(
+        "money",
+        re.compile(
+            r"何円|いくら|金額|\b(?:in yen|yen)\b|\bhow much (?:money|does|do|is|will|would|did)\b"
+            r".*\b(?:cost|fee|fees|pay|paid|charge|budget|salary|wage|income|spend|spent)\b",
+            re.IGNORECASE,
+        ),
+        re.compile(r"\d[\d,]*\s*(?:万|億|千)?\s*円"),
+    ),
+    CountUnit(
+        "countries",
+        re.compile(r"何か国|何カ国|何ヶ国|\bhow many countries\b", re.IGNORECASE),
+        re.compile(r"\d+\s*(?:か国|カ国|ヶ国|箇国|の国)"),
+    ),
+)
+
+
+def count_unmet(
+    question: str,
+    outcome: SearchOutcome,
+    depth: int = 1,
+    count_units: Sequence[CountUnit] = COUNT_UNITS,
+) -> bool:
+    """True when the question asks for a quantity and no top passage states one (in the unit
+    the question asks for, when it asks for people, money or countries)."""
+    question = unicodedata.normalize("NFKC", question)
+    if not _ASKS_COUNT.search(question):
         return False
+    units = [u.states for u in count_units if u.asks.search(question)]
     for hit in outcome.results[:depth]:
         for p in hit.passages:
             text = _NOT_A_COUNT.sub(" ", unicodedata.normalize("NFKC", p.passage.text))
-            if re.search(r"\d", text):
+            if units and any(unit.search(text) for unit in units):
+                return False
+            if not units and re.search(r"\d", text):
                 return False
     return True
 
@@ -240,7 +301,7 @@ def decide(features: Features, thresholds: dict[str, Thresholds] | None = None) 
         )
     if features.filter_misses:
         return Decision(False, "no measure with the chosen status addresses this", features)
-    if features.absent_concepts:
+    if features.absent_concepts and features.coverage < rule.concept_coverage_max:
         return Decision(
             False, f"the report never mentions {', '.join(features.absent_concepts)}", features
         )

@@ -1,4 +1,4 @@
-"""The answerability rules of issue 10's second round, on hand-made features (fast tier)."""
+"""The answerability rules of issue 10's second and third rounds, on hand-made features (fast tier)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from service.answerability import THRESHOLDS, Features, decide, year_unmet, years
+from service.answerability import THRESHOLDS, Features, count_unmet, decide, year_unmet, years
 
 ANSWERABLE = Features(
     language="en",
@@ -96,3 +96,49 @@ def test_a_glossary_term_alone_is_not_a_question_without_content_words() -> None
     romanised = replace(ANSWERABLE, known_words=(), unknown_words=("hokanteki", "hogo"))
     assert not decide(romanised).answerable
     assert decide(replace(romanised, domain_terms=True)).answerable
+
+
+def test_a_concept_named_in_passing_does_not_refuse_a_question_about_its_measure() -> None:
+    """ "…social insurance, crime prevention and disasters in one place?": the report never
+    says 犯罪, but its best measure states nearly every other word of the question."""
+    cut = THRESHOLDS["en"].concept_coverage_max
+    named = replace(ANSWERABLE, absent_concepts=("crime (犯罪)",), coverage=cut)
+    assert decide(named).answerable
+    refused = decide(replace(named, coverage=cut - 0.05))
+    assert not refused.answerable and "never mentions" in refused.reason
+    # Japanese questions have no coverage figure (always 1.0): the rule stays as it was.
+    assert not decide(replace(named, language="ja", coverage=1.0)).answerable
+
+
+def _passages(*texts: str) -> SimpleNamespace:
+    passages = tuple(SimpleNamespace(passage=SimpleNamespace(text=t)) for t in texts)
+    return SimpleNamespace(results=(SimpleNamespace(passages=passages),))
+
+
+@pytest.mark.parametrize(
+    ("question", "evidence", "unmet"),
+    [
+        # people are counted in 人 / 名
+        ("How many people were resettled?", "累計305名の第三国定住難民を受け入れた。", False),
+        ("How many people were resettled?", "5つの理由を挙げた。", True),
+        ("認定された人は何人?", "3人1組で審査を行う。", False),
+        ("認定された人は何人?", "令和5年12月1日から運用を開始した。", True),
+        # money in 円; the report's only 円 is in 円滑
+        ("What is the fee in yen?", "円滑な審査を行う。手数料は200件分を処理", True),
+        ("手数料はいくら?", "手数料は4,000円とする。", False),
+        # countries in か国
+        ("二国間取決めは何か国と作成した?", "17か国との間で作成した。", False),
+        ("How many countries signed?", "2019年に作成した。", True),
+        # any other count: any number that is not a date, an ordinal or a category
+        ("How many help desks are there?", "令和6年度では259に拡大した。", False),
+        ("How many help desks are there?", "令和6年度に拡大した。", True),
+        # not count questions: "a set number of", "cut the number of"
+        ("Will they guarantee a set number of hours of lessons?", "検討する。", False),
+        ("Has the government cut the number of documents?", "省略する。", False),
+        ("What is the number of documents?", "省略する。", True),
+    ],
+)
+def test_a_count_question_needs_a_number_in_the_unit_it_asks_for(
+    question: str, evidence: str, unmet: bool
+) -> None:
+    assert count_unmet(question, _passages(evidence)) is unmet  # type: ignore[arg-type]
