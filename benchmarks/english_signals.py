@@ -7,9 +7,9 @@ extra signal) with one more, on the English answerable questions of dev, dev-2 a
 (the spent held-back files; never an unseen one), without the status rules:
 * ``gloss-USE`` / ``gloss-e5``: each passage glossed into English at index time (the first
   JMdict gloss of each of its terms, in order) and embedded by USE or e5; the query as written;
-* ``translated-e5``: a second e5 query made of the question's glossary and lexicon
-  Japanese terms (its first 5 or 10), scored like the e5 signal (best passage + 0.5 × whole
-  measure). It costs a second e5 encode per English query.
+* ``translated-e5`` / ``translated-USE``: a second e5 (or USE) query made of the question's
+  glossary and lexicon Japanese terms (its first 5 or 10), scored like that encoder's signal
+  (best passage + 0.5 × whole measure). It costs a second encode per English query.
 Also prints the four signals' weights fitted on two sets and scored on the third.
 """
 
@@ -71,6 +71,9 @@ def main() -> int:
     gloss_e5 = engine.encoder.encode_passages(texts)
     passages = index.dense_passages.reconstruct_n(0, index.dense_passages.ntotal)
     measures = index.dense_measures.reconstruct_n(0, index.dense_measures.ntotal)
+    assert index.second_passages is not None and index.second_measures is not None
+    use_passages = index.second_passages.reconstruct_n(0, index.second_passages.ntotal)
+    use_measures = index.second_measures.reconstruct_n(0, index.second_measures.ntotal)
     numbers = [m.number for m in index.measures]
     rows = []  # (set, gold, {signal: z-scores})
     for tag, name in SETS:
@@ -110,6 +113,10 @@ def main() -> int:
                 signals[f"translated-e5 ({size})"] = max_per_group(
                     passages @ v, groups, n
                 ) + recipe.whole_measure_weight * (measures @ v)
+                u = engine.second.encode_queries([text])[0]
+                signals[f"translated-USE ({size})"] = max_per_group(
+                    use_passages @ u, groups, n
+                ) + recipe.second_whole_measure_weight * (use_measures @ u)
             rows.append((tag, row["gold"], {k: zscore(v) for k, v in signals.items()}))
 
     def hit1(tag: str, weights: dict[str, float]) -> float:
@@ -125,7 +132,8 @@ def main() -> int:
     print(
         f"{'the four signals, equal weights':<44}" + "".join(f"{hit1(t, BASE):>8.3f}" for t in tags)
     )
-    for extra in ("gloss-USE", "gloss-e5", "translated-e5 (5)", "translated-e5 (10)"):
+    extras = ("gloss-USE", "gloss-e5", "translated-e5 (5)", "translated-e5 (10)")
+    for extra in (*extras, "translated-USE (5)", "translated-USE (10)"):
         for weight in (0.25, 0.5, 1.0):
             label = f"+ {extra} × {weight}"
             cells = "".join(f"{hit1(t, {**BASE, extra: weight}):>8.3f}" for t in tags)
