@@ -152,7 +152,7 @@ class OnnxQueryEncoder:
         """sha256 of the loaded .onnx file, as recorded by the export (no hashing at start)."""
         return str(self._files.get(self.path.name, {}).get("sha256", ""))
 
-    def _features(self, texts: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def features(self, texts: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """The session's inputs padded to the batch's longest text, and the attention mask:
         ``<s> pieces… </s>``, truncated to the model's maximum length, as the model's own
         tokenizer does."""
@@ -174,7 +174,7 @@ class OnnxQueryEncoder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         out = []
         for start in range(0, len(texts), self.batch_size):
-            feeds, mask = self._features(texts[start : start + self.batch_size])
+            feeds, mask = self.features(texts[start : start + self.batch_size])
             hidden = self._session.run([OUTPUT_NAME], feeds)[0]
             out.append(mean_pool_normalise(hidden, mask))
         return np.ascontiguousarray(np.vstack(out), dtype=np.float32)
