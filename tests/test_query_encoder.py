@@ -135,6 +135,19 @@ def test_encoder_protocol_and_fingerprints(onnx_models: OnnxModels, e5_encoder) 
 
 
 @pytest.mark.slow
+def test_idle_threads_spin_briefly_or_not_at_all(onnx_models: OnnxModels) -> None:
+    def entry(encoder: OnnxQueryEncoder, key: str) -> str:
+        options = encoder._session.get_session_options()
+        return str(options.get_session_config_entry(f"session.intra_op.{key}"))
+
+    two = OnnxQueryEncoder(onnx_models.folder, "int8", threads=2)
+    assert (entry(two, "allow_spinning"), entry(two, "spin_duration_us")) == ("1", "100")
+    asleep = OnnxQueryEncoder(onnx_models.folder, "int8", threads=2, spin_us=0)
+    assert entry(asleep, "allow_spinning") == "0"
+    assert np.allclose(two.encode_queries(TEXTS[:2]), asleep.encode_queries(TEXTS[:2]), atol=1e-6)
+
+
+@pytest.mark.slow
 def test_encoding_does_not_import_torch(onnx_models: OnnxModels) -> None:
     script = (
         "import json, sys\n"
@@ -399,3 +412,23 @@ def test_calibration_texts_are_queries_and_passages() -> None:
     passages = [t for t in texts if t.startswith("passage: ")]
     assert len(queries) == len(passages) > 100 and len(texts) == 2 * len(queries)
     assert not any(text.split(": ", 1)[1].startswith("#") for text in texts)
+
+
+def test_query_encoder_settings_reach_the_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    from service import engine, query_encoder
+    from service.config import Settings, load_settings
+    from service.errors import ConfigError
+
+    made: list[dict[str, Any]] = []
+
+    def record(onnx_dir: Path, precision: str, **kwargs: Any) -> str:
+        made.append({"precision": precision, **kwargs})
+        return "encoder"
+
+    monkeypatch.setattr(query_encoder, "OnnxQueryEncoder", record)
+    engine.load_query_encoder(Settings(query_threads=2, query_spin_us=0))
+    engine.load_query_encoder(Settings())
+    assert [(m["threads"], m["spin_us"], m["batch_size"]) for m in made] == [(2, 0, 1), (1, 100, 1)]
+    monkeypatch.setenv("SHISAKU_QUERY_SPIN_US", "-1")
+    with pytest.raises(ConfigError, match="SHISAKU_QUERY_SPIN_US"):
+        load_settings()
