@@ -43,12 +43,14 @@ from indexer.embed import DEFAULT_MODEL, DEFAULT_MODEL_DIRNAME, Encoder, load_en
 from indexer.onnx_export import (  # noqa: E402
     INT8_FILE,
     ONNX_CONFIG,
+    SENTENCEPIECE_FILE,
     TOKENIZER_FILE,
     WeightType,
     ensure_onnx,
     model_fingerprint,
     onnx_dir_for,
     quantize_int8,
+    smooth_graph_for_int8,
 )
 from indexer.records import Measure  # noqa: E402
 from service.fusion import Recipe  # noqa: E402
@@ -79,18 +81,20 @@ def load_questions() -> list[Question]:
 
 
 def variant_dir(onnx_dir: Path, work: Path, per_channel: bool, weight_type: WeightType) -> Path:
-    """A folder like ``onnx_dir`` whose int8 model is quantised with other settings."""
+    """A folder like ``onnx_dir`` whose int8 model is quantised with other settings (smoothed
+    as the export does)."""
     folder = work / f"int8-{'pc' if per_channel else 'pt'}-{weight_type}"
     folder.mkdir(parents=True, exist_ok=True)
-    for name in (ONNX_CONFIG, TOKENIZER_FILE):
+    for name in (ONNX_CONFIG, TOKENIZER_FILE, SENTENCEPIECE_FILE):
         if not (folder / name).exists():
             (folder / name).symlink_to(onnx_dir / name)
     if not (folder / INT8_FILE).exists():
+        smoothed = work / "smoothed.onnx"
+        if not smoothed.exists():
+            tokenize = OnnxQueryEncoder(onnx_dir, "int8").features
+            smooth_graph_for_int8(onnx_dir / "model.onnx", smoothed, tokenize)
         quantize_int8(
-            onnx_dir / "model.onnx",
-            folder / INT8_FILE,
-            per_channel=per_channel,
-            weight_type=weight_type,
+            smoothed, folder / INT8_FILE, per_channel=per_channel, weight_type=weight_type
         )
     return folder
 

@@ -11,7 +11,7 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -40,10 +40,15 @@ SENTENCEPIECE_FILE = "tokenizer.model"  # the same tokenizer, compact (serving)
 ONNX_SUFFIX = "-onnx"
 OPSET = 17
 # Bump when the export recipe changes (graph, quantisation, config keys): ensure_onnx re-exports.
-EXPORT_FORMAT = 4
+EXPORT_FORMAT = 5
 OUTPUT_NAME = "last_hidden_state"
 DEFAULT_QUERY_PROMPT = "query: "
 DEFAULT_PASSAGE_PROMPT = "passage: "
+# SmoothQuant's migration strength for the feed-forward output projections, and the texts
+# that calibrate it (indexer/vocab; BENCHMARKS.md "The lean query path" has the choice).
+SMOOTH_ALPHA = 0.85
+CALIBRATION_FILE = "e5_calibration.txt"
+SMOOTHED_FILE = "model-smoothed.onnx"  # the fp32 graph, smoothed: quantised, then deleted
 
 # Every file of an export folder (onnx_config.json records each one's sha256 and size).
 _EXPORT_FILES = (FP32_FILE, INT8_FILE, INT8_DATA_FILE, TOKENIZER_FILE, SENTENCEPIECE_FILE)
@@ -164,22 +169,140 @@ def _quiet_quantizer(record: logging.LogRecord) -> bool:
     return not from_quantizer or record.levelno >= logging.ERROR
 
 
+def ffn_output_projections(graph: Any) -> list[Any]:
+    """Each layer's feed-forward output projection (``…/output/dense/MatMul``, 1536→384)."""
+    return [
+        node
+        for node in graph.node
+        if node.op_type == "MatMul"
+        and node.name.endswith("/output/dense/MatMul")
+        and "/attention/" not in node.name
+    ]
+
+
+def calibration_texts() -> list[str]:
+    """indexer/vocab/e5_calibration.txt, each line as a query and as a passage."""
+    path = Path(__file__).with_name("vocab") / CALIBRATION_FILE
+    lines = [
+        line.strip()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    return [
+        prompt + line for prompt in (DEFAULT_QUERY_PROMPT, DEFAULT_PASSAGE_PROMPT) for line in lines
+    ]
+
+
+Batch = dict[str, np.ndarray]  # a session's feeds (input_ids, attention_mask, …)
+
+
+def activation_maxima(model: Any, names: list[str], batches: list[Batch]) -> dict[str, np.ndarray]:
+    """The largest absolute value of each channel (last axis) of the tensors ``names`` of the
+    fp32 ``model`` (an onnx.ModelProto, left unchanged) over the real tokens of ``batches``."""
+    import onnx
+    import onnxruntime as ort
+
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    for name in names:
+        probe.graph.output.append(
+            onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
+        )
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(
+        probe.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    del probe
+    maxima: dict[str, np.ndarray] = {}
+    for feeds in batches:
+        real = feeds["attention_mask"].astype(bool)
+        for name, value in zip(names, session.run(names, feeds)):
+            top = np.abs(value[real]).max(axis=0)
+            maxima[name] = top if name not in maxima else np.maximum(maxima[name], top)
+    return maxima
+
+
+def smooth_ffn_outputs(model: Any, batches: list[Batch], alpha: float = SMOOTH_ALPHA) -> None:
+    """SmoothQuant (Xiao et al., 2023) on each feed-forward output projection of the fp32
+    ``model`` (an onnx.ModelProto, changed in place): its input's channel j is divided by
+    s_j = max|X_j|^alpha / max|W_j|^(1 - alpha) (a Mul inserted before the MatMul) and the
+    weight's row j multiplied by s_j. The product is unchanged in fp32; the activation's few
+    large channels, which a per-tensor int8 scale cannot hold beside the small ones, move
+    into the weights, which are quantised per column. ``batches`` calibrate max|X_j|."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = model.graph
+    targets = ffn_output_projections(graph)
+    if not targets:
+        raise OnnxExportError("no feed-forward output projection found to smooth")
+    maxima = activation_maxima(model, [node.input[0] for node in targets], batches)
+    initializers = {tensor.name: tensor for tensor in graph.initializer}
+    users: dict[str, int] = {}
+    for node in graph.node:
+        for name in node.input:
+            users[name] = users.get(name, 0) + 1
+    scales: dict[str, Any] = {}
+    for node in targets:
+        weight_tensor = initializers.get(node.input[1])
+        if weight_tensor is None or users[node.input[1]] != 1:
+            raise OnnxExportError(f"{node.name}: the weight is not a constant of its own")
+        weight = numpy_helper.to_array(weight_tensor).astype(np.float32)
+        x_max = np.maximum(maxima[node.input[0]], 1e-5)
+        w_max = np.maximum(np.abs(weight).max(axis=1), 1e-5)
+        scale = (x_max**alpha / w_max ** (1.0 - alpha)).astype(np.float32)
+        weight_tensor.CopyFrom(numpy_helper.from_array(weight * scale[:, None], weight_tensor.name))
+        inverse = numpy_helper.from_array((1.0 / scale).astype(np.float32), node.name + "/smooth")
+        graph.initializer.append(inverse)
+        smoothed = node.input[0] + "/smoothed"
+        scales[node.name] = onnx.helper.make_node(
+            "Mul", [node.input[0], inverse.name], [smoothed], name=node.name + "/Smooth"
+        )
+        node.input[0] = smoothed
+    ordered = []
+    for node in graph.node:  # each Mul right before its MatMul: the order stays topological
+        if node.name in scales:
+            ordered.append(scales[node.name])
+        ordered.append(node)
+    del graph.node[:]
+    graph.node.extend(ordered)
+
+
+Tokenize = Callable[[list[str]], tuple[Batch, np.ndarray]]  # texts -> (feeds, attention mask)
+
+
+def smooth_graph_for_int8(
+    fp32_path: Path, out_path: Path, tokenize: Tokenize, alpha: float = SMOOTH_ALPHA
+) -> None:
+    """Write ``fp32_path`` with its feed-forward output projections smoothed
+    (smooth_ffn_outputs) to ``out_path``, calibrated on calibration_texts()."""
+    import onnx
+
+    texts = sorted(calibration_texts(), key=len)  # batches of similar lengths: little padding
+    batches = [tokenize(texts[i : i + 16])[0] for i in range(0, len(texts), 16)]
+    model = onnx.load(str(fp32_path))
+    smooth_ffn_outputs(model, batches, alpha)
+    onnx.save(model, str(out_path))
+
+
 def quantize_int8(
     fp32_path: Path,
     int8_path: Path,
     *,
     per_channel: bool = True,
     weight_type: WeightType = "QInt8",
-    keep_ffn_output: bool = True,
+    keep_ffn_output: bool = False,
 ) -> None:
     """Dynamic int8 quantisation of the MatMuls and the embedding Gathers of ``fp32_path``.
 
     Per-channel signed int8 is the measured best for e5-small (closest to fp32 and fastest
-    on x86 CPUs). ``keep_ffn_output`` leaves each layer's feed-forward output projection
-    (``…/output/dense/MatMul``, the 1536→384 one) in fp32: it carries most of the
-    quantisation error (mean cosine to fp32 0.9989 against 0.9968 with it quantised), and
-    with it the development-set ranking equals the torch model's (BENCHMARKS.md), for ~2 ms
-    more per query. The other settings exist for benchmarks/query_encoder.py.
+    on x86 CPUs). Each layer's feed-forward output projection (``…/output/dense/MatMul``,
+    the 1536→384 one) carries most of the quantisation error (mean cosine to fp32 0.9968
+    with it quantised as is): the export smooths it first (smooth_graph_for_int8), which
+    brings the ranking back to the torch model's with every MatMul int8 (BENCHMARKS.md).
+    ``keep_ffn_output`` leaves those projections in fp32 instead (the previous recipe: as
+    faithful, ~3 ms more per query). The other settings exist for the benchmarks.
     """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -187,13 +310,7 @@ def quantize_int8(
     excluded = []
     if keep_ffn_output:
         graph = onnx.load(str(fp32_path), load_external_data=False).graph
-        excluded = [
-            node.name
-            for node in graph.node
-            if node.op_type == "MatMul"
-            and node.name.endswith("/output/dense/MatMul")
-            and "/attention/" not in node.name
-        ]
+        excluded = [node.name for node in ffn_output_projections(graph)]
 
     root = logging.getLogger()
     root.addFilter(_quiet_quantizer)  # it logs per-node notes on the root logger
@@ -408,7 +525,22 @@ def _write_export(model_dir: Path, work: Path, fingerprint: str) -> dict[str, An
             input_names.append("token_type_ids")
         paths = {"fp32": work / FP32_FILE, "int8": work / INT8_FILE}
         _export_graph(transformer, input_names, paths["fp32"])
-        quantize_int8(paths["fp32"], paths["int8"])
+
+        def tokenize(texts: list[str]) -> tuple[Batch, np.ndarray]:
+            encoded = tokenizer(
+                texts,
+                padding=True,
+                truncation=True,
+                max_length=transformer.max_seq_length,
+                return_tensors="np",
+            )
+            feeds = {name: np.asarray(encoded[name], dtype=np.int64) for name in input_names}
+            return feeds, feeds["attention_mask"]
+
+        smoothed = work / SMOOTHED_FILE
+        smooth_graph_for_int8(paths["fp32"], smoothed, tokenize, SMOOTH_ALPHA)
+        quantize_int8(smoothed, paths["int8"])
+        smoothed.unlink()
         externalize_weights(paths["int8"], INT8_DATA_FILE)
         _verify(model, transformer, input_names, paths)
     finally:
@@ -435,7 +567,11 @@ def _write_export(model_dir: Path, work: Path, fingerprint: str) -> dict[str, An
             "per_channel": True,
             "weight_type": "QInt8",
             "reduce_range": False,
-            "fp32": "feed-forward output projections",
+            "smoothquant": {
+                "alpha": SMOOTH_ALPHA,
+                "nodes": "feed-forward output projections",
+                "calibration": f"indexer/vocab/{CALIBRATION_FILE}",
+            },
         },
         "files": {name: _file_record(work / name) for name in _EXPORT_FILES},
         "versions": _versions(),

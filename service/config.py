@@ -33,9 +33,13 @@ class Settings(BaseSettings):
     # How queries are encoded: the e5 model exported to ONNX, int8 (per-channel) or fp32, on
     # onnxruntime; or the sentence-transformers model on torch. BENCHMARKS.md has the choice.
     query_encoder: Literal["int8", "fp32", "torch"] = "int8"
-    # onnxruntime intra-op threads per query: 2 shorten one encode on 2 cores but cost
-    # throughput under concurrency (BENCHMARKS.md), so 1 by default.
+    # onnxruntime intra-op threads per query: on a shared 2-core machine 2 threads neither
+    # shortened a search nor raised the throughput measurably (BENCHMARKS.md), so 1.
     query_threads: int = Field(default=1, ge=1, le=64)
+    # With query_threads > 1: how long an idle onnxruntime intra-op thread busy-waits for the
+    # next operator's work before it sleeps, in microseconds (0: it sleeps at once).
+    # onnxruntime's own default spins far longer and starves the rest of a busy server.
+    query_spin_us: int = Field(default=100, ge=0, le=100_000)
     # The FAISS indexes built by `shisaku index`: exact (every passage scored; the default,
     # right up to ~10^5 passages per BENCHMARKS.md "Scale") or hnsw (an approximate
     # graph: the top candidates only). The index records its kind; a mismatch is refused.

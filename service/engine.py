@@ -95,6 +95,7 @@ def load_query_encoder(settings: Settings) -> Encoder:
         onnx_dir(settings),
         settings.query_encoder,
         threads=settings.query_threads,
+        spin_us=settings.query_spin_us,
         name=settings.embedding_model,
         batch_size=1,  # one query per run: memory bounded by the longest query, not a batch
     )

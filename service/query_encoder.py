@@ -81,6 +81,7 @@ class OnnxQueryEncoder:
         *,
         name: str = DEFAULT_MODEL,
         batch_size: int = 32,
+        spin_us: int = 100,
     ) -> None:
         if precision not in get_args(Precision):
             raise ValueError(f"precision must be one of {get_args(Precision)}, not {precision!r}")
@@ -90,6 +91,7 @@ class OnnxQueryEncoder:
         config = _read_config(self.onnx_dir)
         self.precision: Precision = precision
         self.threads = max(1, int(threads))
+        self.spin_us = max(0, int(spin_us))
         self.batch_size = max(1, int(batch_size))
         self.name = name
         self.path = self.onnx_dir / _MODEL_FILES[precision]
@@ -137,6 +139,15 @@ class OnnxQueryEncoder:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # errors only
+        # With threads > 1, an idle intra-op thread busy-waits for the next operator's work
+        # for ``spin_us`` microseconds, then sleeps (0: at once). onnxruntime's own default
+        # spins long past the end of a run and takes a core from the rest of the server:
+        # 2 threads then halved the throughput of a loaded machine (BENCHMARKS.md).
+        options.add_session_config_entry(
+            "session.intra_op.allow_spinning", "1" if self.spin_us else "0"
+        )
+        if self.spin_us:
+            options.add_session_config_entry("session.intra_op.spin_duration_us", str(self.spin_us))
         try:
             return ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own non-OSError types
@@ -152,7 +163,7 @@ class OnnxQueryEncoder:
         """sha256 of the loaded .onnx file, as recorded by the export (no hashing at start)."""
         return str(self._files.get(self.path.name, {}).get("sha256", ""))
 
-    def _features(self, texts: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def features(self, texts: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """The session's inputs padded to the batch's longest text, and the attention mask:
         ``<s> pieces… </s>``, truncated to the model's maximum length, as the model's own
         tokenizer does."""
@@ -174,7 +185,7 @@ class OnnxQueryEncoder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         out = []
         for start in range(0, len(texts), self.batch_size):
-            feeds, mask = self._features(texts[start : start + self.batch_size])
+            feeds, mask = self.features(texts[start : start + self.batch_size])
             hidden = self._session.run([OUTPUT_NAME], feeds)[0]
             out.append(mean_pool_normalise(hidden, mask))
         return np.ascontiguousarray(np.vstack(out), dtype=np.float32)
@@ -188,5 +199,5 @@ class OnnxQueryEncoder:
     def __repr__(self) -> str:
         return (
             f"OnnxQueryEncoder(name={self.name!r}, path={str(self.path)!r}, "
-            f"precision={self.precision!r}, threads={self.threads})"
+            f"precision={self.precision!r}, threads={self.threads}, spin_us={self.spin_us})"
         )

@@ -83,6 +83,15 @@ def test_export_folder_is_complete(onnx_models: OnnxModels, e5_model_dir: Path, 
     assert onnx_models.fp32_sha256 == onnx_export.sha256_file(onnx_models.fp32)
     assert onnx_models.int8_sha256 == onnx_export.sha256_file(onnx_models.int8)
     assert onnx_models.int8.stat().st_size < onnx_models.fp32.stat().st_size / 3
+    # Every MatMul of the int8 graph is quantised; the feed-forward output projections are
+    # smoothed first (a Mul before each), and the export records how.
+    import onnx
+
+    int8 = onnx.load(str(onnx_models.int8), load_external_data=False).graph
+    assert not [n.name for n in int8.node if n.op_type == "MatMul" and "/dense/" in n.name]
+    assert sum(n.name.endswith("/output/dense/MatMul/Smooth") for n in int8.node) == 12
+    assert config["quantization"]["smoothquant"]["alpha"] == onnx_export.SMOOTH_ALPHA
+    assert not (onnx_models.folder / onnx_export.SMOOTHED_FILE).exists()
     # Outside the sentence-transformers folder, whose fingerprint is therefore unchanged.
     assert not list(e5_model_dir.rglob("*.onnx"))
     assert onnx_models.source_fingerprint == e5_encoder.fingerprint
@@ -123,6 +132,19 @@ def test_encoder_protocol_and_fingerprints(onnx_models: OnnxModels, e5_encoder) 
     empty = encoder.encode_queries([])
     assert empty.shape == (0, 384) and empty.dtype == np.float32
     assert OnnxQueryEncoder(onnx_models.folder, "fp32").onnx_fingerprint == onnx_models.fp32_sha256
+
+
+@pytest.mark.slow
+def test_idle_threads_spin_briefly_or_not_at_all(onnx_models: OnnxModels) -> None:
+    def entry(encoder: OnnxQueryEncoder, key: str) -> str:
+        options = encoder._session.get_session_options()
+        return str(options.get_session_config_entry(f"session.intra_op.{key}"))
+
+    two = OnnxQueryEncoder(onnx_models.folder, "int8", threads=2)
+    assert (entry(two, "allow_spinning"), entry(two, "spin_duration_us")) == ("1", "100")
+    asleep = OnnxQueryEncoder(onnx_models.folder, "int8", threads=2, spin_us=0)
+    assert entry(asleep, "allow_spinning") == "0"
+    assert np.allclose(two.encode_queries(TEXTS[:2]), asleep.encode_queries(TEXTS[:2]), atol=1e-6)
 
 
 @pytest.mark.slow
@@ -301,3 +323,112 @@ def test_externalized_weights_are_aligned_and_give_the_same_output(tmp_path: Pat
     assert path.stat().st_size < 4096 < data.stat().st_size
     after = ort.InferenceSession(str(path)).run(None, {"x": x})[0]
     assert np.array_equal(before, after)
+
+
+def tiny_ffn_model(rng: np.random.Generator) -> Any:
+    """hidden → Relu → a feed-forward output projection named as in the e5 export (and an
+    attention output projection, which is not one) → output; attention_mask is an input."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    ffn = "/model/encoder/layer.0/output/dense/MatMul"
+    attention = "/model/encoder/layer.0/attention/output/dense/MatMul"
+    weight = rng.standard_normal((8, 4)).astype(np.float32)
+    square = rng.standard_normal((4, 4)).astype(np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("Relu", ["hidden"], ["act"], name="/act"),
+            helper.make_node("MatMul", ["act", "w"], ["proj"], name=ffn),
+            helper.make_node("MatMul", ["proj", "a"], ["out"], name=attention),
+            helper.make_node("Cast", ["attention_mask"], ["unused"], to=TensorProto.FLOAT),
+        ],
+        "tiny",
+        [
+            helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["b", "s", 8]),
+            helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["b", "s"]),
+        ],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["b", "s", 4])],
+        [numpy_helper.from_array(weight, "w"), numpy_helper.from_array(square, "a")],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_smoothing_keeps_the_fp32_output_and_moves_channel_scale_into_the_weight() -> None:
+    """SmoothQuant on the feed-forward output projection: a Mul by 1/s before the MatMul, the
+    weight's rows times s, so the fp32 output is unchanged; s follows the calibrated channel
+    maxima over real tokens only (padding is ignored); other MatMuls are left alone."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    rng = np.random.default_rng(1)
+    model = tiny_ffn_model(rng)
+    hidden = rng.standard_normal((2, 3, 8)).astype(np.float32)
+    hidden[:, :, 5] *= 40.0  # an outlier channel, as GELU outputs have
+    mask = np.array([[1, 1, 1], [1, 1, 0]], dtype=np.int64)
+    padded = hidden.copy()
+    padded[1, 2, :] = 1000.0  # a padding position: must not count
+    feeds: dict[str, np.ndarray] = {"hidden": padded, "attention_mask": mask}
+
+    def run(m: Any) -> np.ndarray:
+        session = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+        return np.asarray(session.run(["out"], feeds)[0])
+
+    before = run(model)
+    original = numpy_helper.to_array(model.graph.initializer[0]).copy()
+    onnx_export.smooth_ffn_outputs(model, [feeds], alpha=0.5)
+    onnx.checker.check_model(model)  # still valid, nodes in topological order
+    assert np.allclose(run(model), before, rtol=1e-5, atol=1e-4)
+
+    ops = [(node.op_type, node.name) for node in model.graph.node]
+    ffn = "/model/encoder/layer.0/output/dense/MatMul"
+    assert ops.index(("Mul", ffn + "/Smooth")) == ops.index(("MatMul", ffn)) - 1
+    assert sum(op == "Mul" for op, _ in ops) == 1  # the attention projection is not smoothed
+    weights = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    x_max = np.abs(np.maximum(hidden, 0)[mask.astype(bool)]).max(axis=0)
+    w_max = np.abs(original).max(axis=1)
+    scale = np.sqrt(np.maximum(x_max, 1e-5)) / np.sqrt(np.maximum(w_max, 1e-5))
+    assert np.allclose(weights["w"], original * scale[:, None], rtol=1e-5)
+    assert np.allclose(weights[ffn + "/smooth"], 1 / scale, rtol=1e-5)
+    assert scale[5] == scale.max()  # the outlier channel is scaled down the most
+
+
+def test_smoothing_needs_a_feed_forward_projection() -> None:
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "none",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(OnnxExportError, match="feed-forward"):
+        onnx_export.smooth_ffn_outputs(model, [], alpha=0.85)
+
+
+def test_calibration_texts_are_queries_and_passages() -> None:
+    texts = onnx_export.calibration_texts()
+    queries = [t for t in texts if t.startswith("query: ")]
+    passages = [t for t in texts if t.startswith("passage: ")]
+    assert len(queries) == len(passages) > 100 and len(texts) == 2 * len(queries)
+    assert not any(text.split(": ", 1)[1].startswith("#") for text in texts)
+
+
+def test_query_encoder_settings_reach_the_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    from service import engine, query_encoder
+    from service.config import Settings, load_settings
+    from service.errors import ConfigError
+
+    made: list[dict[str, Any]] = []
+
+    def record(onnx_dir: Path, precision: str, **kwargs: Any) -> str:
+        made.append({"precision": precision, **kwargs})
+        return "encoder"
+
+    monkeypatch.setattr(query_encoder, "OnnxQueryEncoder", record)
+    engine.load_query_encoder(Settings(query_threads=2, query_spin_us=0))
+    engine.load_query_encoder(Settings())
+    assert [(m["threads"], m["spin_us"], m["batch_size"]) for m in made] == [(2, 0, 1), (1, 100, 1)]
+    monkeypatch.setenv("SHISAKU_QUERY_SPIN_US", "-1")
+    with pytest.raises(ConfigError, match="SHISAKU_QUERY_SPIN_US"):
+        load_settings()
