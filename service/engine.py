@@ -54,11 +54,11 @@ def onnx_dir(settings: Settings) -> Path:
 
 
 def load_second_encoder(settings: Settings) -> Encoder | None:
-    return (
-        load_use_encoder(threads=settings.torch_threads)
-        if settings.second_encoder == "use"
-        else None
-    )
+    """USE (from its fast-loading form in the model cache when `shisaku index` prepared it),
+    or None."""
+    if settings.second_encoder != "use":
+        return None
+    return load_use_encoder(threads=settings.torch_threads, model_cache=Path(settings.model_cache))
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,27 @@ def load_index_encoders(settings: Settings) -> IndexEncoders:
     )
     models = ensure_onnx(encoder.path, onnx_dir(settings), fingerprint=encoder.fingerprint)
     onnx = {"fp32": models.fp32_sha256, "int8": models.int8_sha256}
-    return IndexEncoders(encoder, load_second_encoder(settings), onnx)
+    second = load_second_encoder(settings)
+    prepare_serving_forms(settings, second)
+    return IndexEncoders(encoder, second, onnx)
+
+
+def prepare_serving_forms(settings: Settings, second: Encoder | None) -> None:
+    """The fast-loading forms of the query models (indexer.serving), in the model cache:
+    the e5 tokenizer's compact form and USE's inflated weights and tokenizer. Each is
+    checked against the original; one that cannot be written is left out (a warning), and
+    the service then reads the original files, as before."""
+    from indexer.onnx_export import SENTENCEPIECE_FILE, read_onnx_config
+    from indexer.serving import prepare_tokenizer
+
+    model_cache = Path(settings.model_cache)
+    config = read_onnx_config(onnx_dir(settings)) or {}
+    sha256 = config.get("files", {}).get(SENTENCEPIECE_FILE, {}).get("sha256")
+    if sha256:
+        prepare_tokenizer(model_cache, onnx_dir(settings) / SENTENCEPIECE_FILE, str(sha256))
+    prepare = getattr(second, "prepare", None)
+    if prepare is not None:
+        prepare(model_cache)
 
 
 def load_query_encoder(settings: Settings) -> Encoder:
