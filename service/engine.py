@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,11 +173,29 @@ def check_index_for_models(settings: Settings) -> dict[str, Any]:
     return manifest
 
 
+_glossaries: dict[tuple[str, int, int], Glossary] = {}
+_glossaries_lock = threading.Lock()
+
+
 def load_query_glossary(settings: Settings) -> Glossary | None:
-    if not Path(settings.glossary).exists():
-        logger.warning("glossary %s not found; English queries are not expanded", settings.glossary)
+    """The configured glossary, read and compiled once per version of its file: the
+    preflight check, the engine and a reload of an unchanged file share one (immutable)."""
+    path = Path(settings.glossary)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        logger.warning("glossary %s not found; English queries are not expanded", path)
         return None
-    return load_glossary(Path(settings.glossary))
+    except OSError:
+        return load_glossary(path)  # reports why it cannot be read
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    with _glossaries_lock:
+        glossary = _glossaries.get(key)
+        if glossary is None:
+            glossary = load_glossary(path)
+            _glossaries.clear()  # only the current version is worth keeping
+            _glossaries[key] = glossary
+        return glossary
 
 
 def load_engine(
