@@ -23,7 +23,7 @@ from indexer.embed import (
 from indexer.manifest import read_manifest
 from indexer.tokenize import Tokenizer
 from service.config import Settings
-from service.errors import IndexError_, ReloadFailed, ShisakuError
+from service.errors import IndexError_, NotReady, ReloadFailed, ShisakuError
 from service.glossary import Glossary, load_glossary
 from service.highlight import Highlighter
 from service.index import (
@@ -251,6 +251,40 @@ def warm_up(engine: SearchEngine) -> None:
     answer_question(engine, "在留資格 visa", k=1)
     engine.clear_cache()
     logger.debug("warmed up in %.0f ms", (time.perf_counter() - started) * 1000)
+
+
+class BackgroundEngine:
+    """Loads the engine on a thread from the moment it is made; calling it waits for it.
+
+    ``shisaku mcp`` makes it before it imports the MCP SDK (~1 s), so the two overlap and
+    the handshake is answered at once; a tool call waits until the engine is ready.
+    """
+
+    def __init__(self, load: Callable[[], SearchEngine], wait_seconds: float = 300.0) -> None:
+        self._engine: SearchEngine | None = None
+        self._error: str | None = None
+        self._ready = threading.Event()
+        self._wait = wait_seconds
+        threading.Thread(target=self._run, args=(load,), daemon=True, name="engine-load").start()
+
+    def _run(self, load: Callable[[], SearchEngine]) -> None:
+        try:
+            self._engine = load()
+        except ShisakuError as exc:
+            self._error = exc.message
+            logger.error("cannot load the engine: %s", exc.message)
+        except Exception as exc:  # noqa: BLE001 - reported to every tool call
+            self._error = f"{type(exc).__name__}: {exc}"
+            logger.exception("cannot load the engine")
+        finally:
+            self._ready.set()
+
+    def __call__(self) -> SearchEngine:
+        if not self._ready.wait(self._wait):
+            raise NotReady("the index and model are still loading; try again shortly")
+        if self._engine is None:
+            raise NotReady(self._error or "the engine failed to load")
+        return self._engine
 
 
 def _same_model(recorded: Any, model: Encoder | None) -> bool:
