@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.unigram import UnigramModelError, UnigramTokenizer, check_same_ids
+from indexer.unigram import FORMAT, UnigramModelError, UnigramTokenizer, check_same_ids
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def serving_dir(model_cache: Path) -> Path:
 
 def tokenizer_form_path(model_cache: Path, source_sha256: str) -> Path:
     """Where the compact form of the tokenizer file with this sha256 lives."""
-    return serving_dir(model_cache) / f"unigram-{source_sha256[:32]}.bin"
+    return serving_dir(model_cache) / f"unigram{FORMAT}-{source_sha256[:32]}.bin"
 
 
 def load_compact_tokenizer(model_cache: Path, source_sha256: str) -> UnigramTokenizer | None:
@@ -98,7 +98,8 @@ def prepare_tokenizer(model_cache: Path, model_file: Path, source_sha256: str) -
 
 def _use_form_dir(model_cache: Path, weights: Path) -> Path:
     stat = weights.stat()
-    return serving_dir(model_cache) / f"usem3-{stat.st_size}-{stat.st_mtime_ns}"
+    form = f"{_USE_FORM_VERSION}.{FORMAT}"
+    return serving_dir(model_cache) / f"usem3-{form}-{stat.st_size}-{stat.st_mtime_ns}"
 
 
 def _stat_of(path: Path) -> dict[str, int]:
@@ -131,7 +132,7 @@ def load_use_form(
                 attributes[name] = [loaded[f"{name}.{i}"] for i in range(meta["lengths"][name])]
             else:
                 attributes[name] = kind["value"]
-        tokenizer = UnigramTokenizer.load(folder / USE_TOKENIZER, meta["sp_sha256"])
+        tokenizer = UnigramTokenizer.load(folder / USE_TOKENIZER, meta["sp_sha256"], sp_model)
         return attributes, tokenizer, str(meta["weights_sha256"])
     except FileNotFoundError:
         logger.info("no fast-loading USE form; `shisaku index` prepares it")

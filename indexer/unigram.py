@@ -14,8 +14,9 @@ model's normaliser spec alone: no trie of pieces) and runs sentencepiece's Viter
   only if strictly better;
 * a start where no one-character piece matches gets the unknown piece over that character,
   scored ``min normal score - 10``; a run of unknown pieces comes out as one;
-* user-defined pieces score ``length in bytes × max normal score - 0.1`` (the max starts
-  at FLT_MIN); unused, control and unknown pieces never match.
+* unused, control and unknown pieces never match; a text that holds a user-defined piece
+  (USE's "extra_token_id_N"; e5 has none) is encoded by sentencepiece itself, loaded on
+  first need: ties on paths through one are broken in a way this does not reproduce.
 
 The ids are sentencepiece's on every input: ``tests/test_unigram.py`` compares them on the
 report's passages, the question sets and random text in many scripts, and ``shisaku index``
@@ -29,6 +30,7 @@ import json
 import os
 import struct
 import sys
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -37,9 +39,11 @@ from indexer.errors import EncoderLoadError
 
 UNKNOWN_PENALTY = 10.0  # sentencepiece's kUnkPenalty
 FLT_MIN = 1.1754943508222875e-38  # sentencepiece's initial max_score_
-MAGIC = b"shisaku-unigram 1\n"
+FORMAT = 3  # of the compact form: its files are named and headed with it
+MAGIC = b"shisaku-unigram %d\n" % FORMAT
 _F32 = struct.Struct("<f")
 _SEPARATOR = "\0"
+SPACE = "\u2581"  # sentencepiece's whitespace mark
 
 
 class UnigramModelError(EncoderLoadError):
@@ -65,6 +69,9 @@ class UnigramTokenizer:
         vocab_size: int,
         bos_id: int = -1,
         eos_id: int = -1,
+        bounded: bool = False,
+        user_defined: tuple[str, ...] = (),
+        reference: Path | None = None,
     ) -> None:
         import sentencepiece
 
@@ -77,6 +84,17 @@ class UnigramTokenizer:
         self._normalizer = sentencepiece.SentencePieceNormalizer(normalizer_spec=normalizer_spec)
         self.vocab_size = vocab_size
         self.bos_id, self.eos_id = bos_id, eos_id
+        # Whether no piece holds the space mark past its first character (true of models
+        # trained with split_by_whitespace, e5's and USE's): a piece then ends at the next one.
+        self._bounded = bounded
+        # Ties between paths through a user-defined piece are not always broken as
+        # sentencepiece breaks them: given ``reference`` (the .model file), a text holding
+        # one is encoded by sentencepiece itself, loaded on first need (USE's three
+        # "extra_token_id_N"; e5 has none).
+        self.user_defined = user_defined
+        self._reference_path = reference
+        self._reference: Any = None
+        self._reference_lock = threading.Lock()
 
     # ---- from the .model file (protobuf), once, at index time ---------------------------
 
@@ -147,6 +165,9 @@ class UnigramTokenizer:
             len(proto.pieces),
             int(trainer.bos_id),
             int(trainer.eos_id),
+            not any(SPACE in text[1:] for text in pieces),
+            tuple(user_defined),
+            Path(path),
         )
 
     # ---- the compact form -----------------------------------------------------------------
@@ -167,6 +188,8 @@ class UnigramTokenizer:
             "unk_score": self._unk_score,
             "bos_id": self.bos_id,
             "eos_id": self.eos_id,
+            "bounded": self._bounded,
+            "user_defined": list(self.user_defined),
             "pieces": len(texts),
             "blob_bytes": len(blob),
             "normalizer_bytes": len(self._normalizer_spec),
@@ -185,9 +208,12 @@ class UnigramTokenizer:
         temporary.replace(path)
 
     @classmethod
-    def load(cls, path: Path, source_sha256: str | None = None) -> UnigramTokenizer:
+    def load(
+        cls, path: Path, source_sha256: str | None = None, reference: Path | None = None
+    ) -> UnigramTokenizer:
         """Read a compact form (~0.1 s); UnigramModelError if it is unreadable or, given
-        ``source_sha256``, was made from another .model file."""
+        ``source_sha256``, was made from another .model file. ``reference``: that .model
+        file, for the texts that hold a user-defined piece."""
         try:
             data = Path(path).read_bytes()
             if not data.startswith(MAGIC):
@@ -211,8 +237,14 @@ class UnigramTokenizer:
             offset += int(header["blob_bytes"])
             spec = data[offset : offset + int(header["normalizer_bytes"])]
             texts = blob.split(_SEPARATOR)
-            if len(texts) != count or len(ids) != count or len(scores) != vocab:
-                raise ValueError("truncated")
+            if (
+                len(texts) != count
+                or len(ids) != count
+                or len(scores) != vocab
+                or len(spec) != int(header["normalizer_bytes"])
+                or offset + len(spec) != len(data)
+            ):
+                raise ValueError("truncated or too long")
             longest = {str(k): int(v) for k, v in header["longest"].items()}
             return cls(
                 dict(zip(texts, ids.tolist(), strict=True)),
@@ -224,14 +256,33 @@ class UnigramTokenizer:
                 vocab,
                 int(header["bos_id"]),
                 int(header["eos_id"]),
+                bool(header["bounded"]),
+                tuple(str(t) for t in header["user_defined"]),
+                reference,
             )
-        except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+            # RuntimeError: sentencepiece refused the normaliser spec
             raise UnigramModelError(f"{path} is not usable ({exc})") from None
 
     # ---- encoding ---------------------------------------------------------------------------
 
+    def _by_reference(self, text: str) -> list[int]:
+        with self._reference_lock:
+            if self._reference is None:
+                import sentencepiece
+
+                model = str(self._reference_path)
+                self._reference = sentencepiece.SentencePieceProcessor(model_file=model)
+        return list(self._reference.encode(text))
+
     def _encode_one(self, text: str) -> list[int]:
         normalized = self._normalizer.normalize(text)
+        if (
+            self.user_defined
+            and self._reference_path is not None
+            and any(piece in normalized for piece in self.user_defined)
+        ):
+            return self._by_reference(text)
         size = len(normalized)
         ids, scores, longest = self._ids, self._scores, self._longest
         unk_score, unk_id = self._unk_score, self.unk_id
@@ -239,9 +290,14 @@ class UnigramTokenizer:
         best_score = [0.0] * (size + 1)
         best_start = [-1] * (size + 1)
         best_id = [0] * (size + 1)
+        bounded = self._bounded
         for start in range(size):
             till_here = best_score[start]
             reach = min(size, start + longest.get(normalized[start], 0))
+            if bounded:  # no piece has a space mark past its first character
+                stop = normalized.find(SPACE, start + 1, reach)
+                if stop >= 0:
+                    reach = stop
             single = False
             for end in range(start + 1, reach + 1):
                 piece_id = ids.get(normalized[start:end])
