@@ -174,6 +174,7 @@ def test_background_engine_loads_at_once_and_calls_wait(fake_engine) -> None:
     failed = BackgroundEngine(fail)
     with pytest.raises(NotReady, match="no model here"):
         failed()
+
     def slowly():
         time.sleep(1)
         return fake_engine
