@@ -8,7 +8,8 @@ the model cache ``path/var/models`` if there is one (else the environment's
 SHISAKU_MODEL_CACHE). Every round runs, for each build in turn (the order
 alternates between rounds): the one-shot ``shisaku search`` (wall, max RSS), ``shisaku
 measures``, ``shisaku mcp`` launch to the first tool call answered, and ``shisaku serve``
-launch to ``/readyz`` 200 (and its RSS then). Prints the medians, every launch and the load
+launch to ``/readyz`` 200 (and its RSS then); for the one-shot search and ``serve``, also the
+CPU seconds used, which other jobs on the machine change far less than the wall time. Prints the medians, every launch and the load
 average before and after, as markdown.
 """
 
@@ -45,15 +46,17 @@ def environment(path: Path) -> dict[str, str]:
     return env
 
 
-def one_shot(path: Path, args: list[str]) -> tuple[float, float]:
-    """Wall seconds and max RSS (MB) of one `shisaku ARGS` process (a fresh child each time:
-    RUSAGE_CHILDREN's peak is the largest so far, so it is read in a throwaway process)."""
+def one_shot(path: Path, args: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, max RSS (MB) and CPU seconds of one `shisaku ARGS` process (a fresh
+    child each time: RUSAGE_CHILDREN's peak is the largest so far, so it is read in a
+    throwaway process)."""
     code = (
         "import resource, subprocess, sys, time\n"
         "started = time.perf_counter()\n"
         "subprocess.run(sys.argv[1:], check=True, capture_output=True)\n"
         "wall = time.perf_counter() - started\n"
-        "print(wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)\n"
+        "usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, sys.executable, "-m", "service.cli", *args],
@@ -63,7 +66,7 @@ def one_shot(path: Path, args: list[str]) -> tuple[float, float]:
         capture_output=True,
         text=True,
     ).stdout.split()
-    return float(out[0]), float(out[1])
+    return float(out[0]), float(out[1]), float(out[2])
 
 
 def mcp_first_call(path: Path) -> float:
@@ -87,8 +90,15 @@ def mcp_first_call(path: Path) -> float:
     return asyncio.run(run())
 
 
-def serve_ready(path: Path) -> tuple[float, float]:
-    """Seconds from launching `shisaku serve` to /readyz 200, and its RSS (MB) then."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def serve_ready(path: Path) -> tuple[float, float, float]:
+    """Seconds from launching `shisaku serve` to /readyz 200, its RSS (MB) and the CPU
+    seconds it used to get there (a figure the machine's load changes far less)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/readyz"
     started = time.perf_counter()
@@ -107,7 +117,7 @@ def serve_ready(path: Path) -> tuple[float, float]:
             if server.poll() is not None:
                 raise SystemExit(f"{path}: the server exited during start-up")
             time.sleep(0.01)
-        return time.perf_counter() - started, memory_mb(server.pid)
+        return time.perf_counter() - started, memory_mb(server.pid), cpu_seconds(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -130,16 +140,18 @@ def main() -> int:
         order = builds if round_ % 2 == 0 else builds[::-1]
         for name, path in order:
             rows = figures[name]
-            wall, rss = one_shot(path, ["search", QUERY, "--k", "3"])
+            wall, rss, cpu = one_shot(path, ["search", QUERY, "--k", "3"])
             rows.setdefault("`shisaku search` one shot, wall (s)", []).append(wall)
+            rows.setdefault("`shisaku search` one shot, CPU (s)", []).append(cpu)
             rows.setdefault("`shisaku search` one shot, max RSS (MB)", []).append(rss)
-            wall, _ = one_shot(path, ["measures"])
+            wall, _, _ = one_shot(path, ["measures"])
             rows.setdefault("`shisaku measures`, wall (s)", []).append(wall)
             rows.setdefault("`shisaku mcp`: launch to first tool call answered (s)", []).append(
                 mcp_first_call(path)
             )
-            ready, rss = serve_ready(path)
+            ready, rss, cpu = serve_ready(path)
             rows.setdefault("`shisaku serve`: launch to /readyz 200 (s)", []).append(ready)
+            rows.setdefault("`shisaku serve`: CPU used until ready (s)", []).append(cpu)
             rows.setdefault("`shisaku serve`: RSS when ready (MB)", []).append(rss)
             print(
                 f"round {round_ + 1} {name}: "
