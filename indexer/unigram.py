@@ -18,9 +18,10 @@ model's normaliser spec alone: no trie of pieces) and runs sentencepiece's Viter
   (USE's "extra_token_id_N"; e5 has none) is encoded by sentencepiece itself, loaded on
   first need: ties on paths through one are broken in a way this does not reproduce.
 
-The ids are sentencepiece's on every input: ``tests/test_unigram.py`` compares them on the
-report's passages, the question sets and random text in many scripts, and ``shisaku index``
-checks them before it writes the compact form.
+The ids are sentencepiece's on every input tried: ``tests/test_serving_forms.py`` compares
+them on the report's passages, the question sets and random text in many scripts (with
+unknown characters and ties), and ``shisaku index`` checks them before it keeps a compact
+form.
 """
 
 from __future__ import annotations
