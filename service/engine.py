@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +23,7 @@ from indexer.embed import (
 from indexer.manifest import read_manifest
 from indexer.tokenize import Tokenizer
 from service.config import Settings
-from service.errors import IndexError_, ReloadFailed, ShisakuError
+from service.errors import IndexError_, NotReady, ReloadFailed, ShisakuError
 from service.glossary import Glossary, load_glossary
 from service.highlight import Highlighter
 from service.index import (
@@ -54,11 +56,11 @@ def onnx_dir(settings: Settings) -> Path:
 
 
 def load_second_encoder(settings: Settings) -> Encoder | None:
-    return (
-        load_use_encoder(threads=settings.torch_threads)
-        if settings.second_encoder == "use"
-        else None
-    )
+    """USE (from its fast-loading form in the model cache when `shisaku index` prepared it),
+    or None."""
+    if settings.second_encoder != "use":
+        return None
+    return load_use_encoder(threads=settings.torch_threads, model_cache=Path(settings.model_cache))
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,27 @@ def load_index_encoders(settings: Settings) -> IndexEncoders:
     )
     models = ensure_onnx(encoder.path, onnx_dir(settings), fingerprint=encoder.fingerprint)
     onnx = {"fp32": models.fp32_sha256, "int8": models.int8_sha256}
-    return IndexEncoders(encoder, load_second_encoder(settings), onnx)
+    second = load_second_encoder(settings)
+    prepare_serving_forms(settings, second)
+    return IndexEncoders(encoder, second, onnx)
+
+
+def prepare_serving_forms(settings: Settings, second: Encoder | None) -> None:
+    """The fast-loading forms of the query models (indexer.serving), in the model cache:
+    the e5 tokenizer's compact form and USE's inflated weights and tokenizer. Each is
+    checked against the original; one that cannot be written is left out (a warning), and
+    the service then reads the original files, as before."""
+    from indexer.onnx_export import SENTENCEPIECE_FILE, read_onnx_config
+    from indexer.serving import prepare_tokenizer
+
+    model_cache = Path(settings.model_cache)
+    config = read_onnx_config(onnx_dir(settings)) or {}
+    sha256 = config.get("files", {}).get(SENTENCEPIECE_FILE, {}).get("sha256")
+    if sha256:
+        prepare_tokenizer(model_cache, onnx_dir(settings) / SENTENCEPIECE_FILE, str(sha256))
+    prepare = getattr(second, "prepare", None)
+    if prepare is not None:
+        prepare(model_cache)
 
 
 def load_query_encoder(settings: Settings) -> Encoder:
@@ -152,11 +174,29 @@ def check_index_for_models(settings: Settings) -> dict[str, Any]:
     return manifest
 
 
+_glossaries: dict[tuple[str, int, int], Glossary] = {}
+_glossaries_lock = threading.Lock()
+
+
 def load_query_glossary(settings: Settings) -> Glossary | None:
-    if not Path(settings.glossary).exists():
-        logger.warning("glossary %s not found; English queries are not expanded", settings.glossary)
+    """The configured glossary, read and compiled once per version of its file: the
+    preflight check, the engine and a reload of an unchanged file share one (immutable)."""
+    path = Path(settings.glossary)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        logger.warning("glossary %s not found; English queries are not expanded", path)
         return None
-    return load_glossary(Path(settings.glossary))
+    except OSError:
+        return load_glossary(path)  # reports why it cannot be read
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    with _glossaries_lock:
+        glossary = _glossaries.get(key)
+        if glossary is None:
+            glossary = load_glossary(path)
+            _glossaries.clear()  # only the current version is worth keeping
+            _glossaries[key] = glossary
+        return glossary
 
 
 def load_engine(
@@ -212,6 +252,40 @@ def warm_up(engine: SearchEngine) -> None:
     answer_question(engine, "在留資格 visa", k=1)
     engine.clear_cache()
     logger.debug("warmed up in %.0f ms", (time.perf_counter() - started) * 1000)
+
+
+class BackgroundEngine:
+    """Loads the engine on a thread from the moment it is made; calling it waits for it.
+
+    ``shisaku mcp`` makes it before it imports the MCP SDK (~1 s), so the two overlap and
+    the handshake is answered at once; a tool call waits until the engine is ready.
+    """
+
+    def __init__(self, load: Callable[[], SearchEngine], wait_seconds: float = 300.0) -> None:
+        self._engine: SearchEngine | None = None
+        self._error: str | None = None
+        self._ready = threading.Event()
+        self._wait = wait_seconds
+        threading.Thread(target=self._run, args=(load,), daemon=True, name="engine-load").start()
+
+    def _run(self, load: Callable[[], SearchEngine]) -> None:
+        try:
+            self._engine = load()
+        except ShisakuError as exc:
+            self._error = exc.message
+            logger.error("cannot load the engine: %s", exc.message)
+        except Exception as exc:  # noqa: BLE001 - reported to every tool call
+            self._error = f"{type(exc).__name__}: {exc}"
+            logger.exception("cannot load the engine")
+        finally:
+            self._ready.set()
+
+    def __call__(self) -> SearchEngine:
+        if not self._ready.wait(self._wait):
+            raise NotReady("the index and model are still loading; try again shortly")
+        if self._engine is None:
+            raise NotReady(self._error or "the engine failed to load")
+        return self._engine
 
 
 def _same_model(recorded: Any, model: Encoder | None) -> bool:

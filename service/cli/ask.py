@@ -73,12 +73,14 @@ def print_answer(response: AskResponse) -> None:
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
-    from service.engine import load_engine, preflight
-    from service.mcp.server import run_stdio
+    from service.engine import BackgroundEngine, load_engine, preflight
 
     settings = settings_from(args)
     preflight(settings)  # a bad glossary or a missing or stale index is reported at start
-    run_stdio(lambda: load_engine(settings))
+    engine = BackgroundEngine(lambda: load_engine(settings))  # loads while the SDK imports
+    from service.mcp.server import run_stdio
+
+    run_stdio(engine)
     return 0
 
 

@@ -104,13 +104,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     limit_malloc_arenas()
     if settings.workers > 1:
         return serve_workers(settings)
-    # The models load (mostly native code, off the GIL) while the web stack is imported.
+    # The engine (models, index, warm-up) loads while the web stack is imported: its native
+    # parts (onnxruntime, file reads, numpy) run beside the imports.
     from concurrent.futures import ThreadPoolExecutor
 
-    from service.engine import load_query_encoders
+    from service.engine import load_engine
 
-    loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-models")
-    encoders = loader.submit(load_query_encoders, settings)
+    loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-engine")
+    loading = loader.submit(load_engine, settings)
     loader.shutdown(wait=False)
 
     import uvicorn
@@ -127,7 +128,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if server is not None:
             server.should_exit = True
 
-    app = create_app(settings, on_fatal=on_fatal, encoders=encoders)
+    app = create_app(settings, on_fatal=on_fatal, loading=loading)
     config = uvicorn.Config(
         app,
         host=settings.host,

@@ -56,12 +56,13 @@ def create_app(
     on_fatal: Callable[[str], None] | None = None,
     load_in_background: bool = True,
     encoders: Future[tuple[Encoder, Encoder | None]] | None = None,
+    loading: Future[SearchEngine] | None = None,
 ) -> FastAPI:
     """Build the app. Unless ``engine`` is given, the engine is loaded at startup: in the
     background (``/healthz`` answers meanwhile, ``/readyz`` says 503), or before serving
     when ``load_in_background`` is false. ``on_fatal`` is called with one line when it
-    cannot be loaded. ``encoders``: the query encoders, being loaded already (``serve``
-    starts them before it imports the web stack)."""
+    cannot be loaded. ``loading``: the engine, being loaded already (``serve`` starts it
+    before it imports the web stack); ``encoders``: the query encoders, being loaded."""
     settings = settings or load_settings()
     state = AppState(settings=settings, engine=engine)
 
@@ -82,6 +83,8 @@ def create_app(
             task.cancel()
 
     def _load_engine() -> SearchEngine:
+        if loading is not None:
+            return loading.result()
         return load_engine(settings, encoders.result() if encoders is not None else None)
 
     async def _load(app: FastAPI) -> None:

@@ -9,7 +9,6 @@ come back as tool errors (``is_error``), never as a crash.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -21,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from service import __version__
 from service.answer import DEFAULT_ASK_K, MAX_ASK_K, answer_question
-from service.errors import NotReady, ShisakuError
+from service.errors import ShisakuError
 from service.history import measure_history as history_of
 from service.schemas import (
     AskResponse,
@@ -301,37 +300,8 @@ def build_mcp_server(get_engine: EngineGetter) -> MCPServer:
 # ---- stdio -------------------------------------------------------------------------------
 
 
-class BackgroundEngine:
-    """Loads the engine in a thread at startup so the MCP handshake is answered at once."""
-
-    def __init__(self, load: Callable[[], SearchEngine], wait_seconds: float = 300.0) -> None:
-        self._engine: SearchEngine | None = None
-        self._error: str | None = None
-        self._ready = threading.Event()
-        self._wait = wait_seconds
-        threading.Thread(target=self._run, args=(load,), daemon=True, name="engine-load").start()
-
-    def _run(self, load: Callable[[], SearchEngine]) -> None:
-        try:
-            self._engine = load()
-        except ShisakuError as exc:
-            self._error = exc.message
-            logger.error("cannot load the engine: %s", exc.message)
-        except Exception as exc:  # noqa: BLE001 - reported to every tool call
-            self._error = f"{type(exc).__name__}: {exc}"
-            logger.exception("cannot load the engine")
-        finally:
-            self._ready.set()
-
-    def __call__(self) -> SearchEngine:
-        if not self._ready.wait(self._wait):
-            raise NotReady("the index and model are still loading; try again shortly")
-        if self._engine is None:
-            raise NotReady(self._error or "the engine failed to load")
-        return self._engine
-
-
-def run_stdio(load: Callable[[], SearchEngine]) -> None:
-    """Serve the tools over stdin/stdout until the client closes the stream."""
-    server = build_mcp_server(BackgroundEngine(load))
-    server.run("stdio")
+def run_stdio(engine: EngineGetter) -> None:
+    """Serve the tools over stdin/stdout until the client closes the stream; ``engine``
+    gives the engine, waiting while it loads (a BackgroundEngine: the handshake is answered
+    at once)."""
+    build_mcp_server(engine).run("stdio")
