@@ -7,6 +7,7 @@ import ctypes
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -111,6 +112,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from service.engine import load_engine
 
     loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-engine")
+    loading_since = time.perf_counter()
     loading = loader.submit(load_engine, settings)
     loader.shutdown(wait=False)
 
@@ -128,7 +130,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if server is not None:
             server.should_exit = True
 
-    app = create_app(settings, on_fatal=on_fatal, loading=loading)
+    app = create_app(settings, on_fatal=on_fatal, loading=loading, loading_since=loading_since)
     config = uvicorn.Config(
         app,
         host=settings.host,

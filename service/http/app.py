@@ -57,12 +57,14 @@ def create_app(
     load_in_background: bool = True,
     encoders: Future[tuple[Encoder, Encoder | None]] | None = None,
     loading: Future[SearchEngine] | None = None,
+    loading_since: float | None = None,
 ) -> FastAPI:
     """Build the app. Unless ``engine`` is given, the engine is loaded at startup: in the
     background (``/healthz`` answers meanwhile, ``/readyz`` says 503), or before serving
     when ``load_in_background`` is false. ``on_fatal`` is called with one line when it
     cannot be loaded. ``loading``: the engine, being loaded already (``serve`` starts it
-    before it imports the web stack); ``encoders``: the query encoders, being loaded."""
+    before it imports the web stack) since ``loading_since`` (``time.perf_counter()``, for the
+"ready" log line); ``encoders``: the query encoders, being loaded."""
     settings = settings or load_settings()
     state = AppState(settings=settings, engine=engine)
 
@@ -88,7 +90,7 @@ def create_app(
         return load_engine(settings, encoders.result() if encoders is not None else None)
 
     async def _load(app: FastAPI) -> None:
-        started = time.perf_counter()
+        started = time.perf_counter() if loading_since is None else loading_since
         try:
             state.engine = await asyncio.to_thread(_load_engine)
         except Exception as exc:  # noqa: BLE001 - any failure stops the service with one line
