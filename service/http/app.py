@@ -60,11 +60,11 @@ def create_app(
     loading_since: float | None = None,
 ) -> FastAPI:
     """Build the app. Unless ``engine`` is given, the engine is loaded at startup: in the
-        background (``/healthz`` answers meanwhile, ``/readyz`` says 503), or before serving
-        when ``load_in_background`` is false. ``on_fatal`` is called with one line when it
-        cannot be loaded. ``loading``: the engine, being loaded already (``serve`` starts it
-        before it imports the web stack) since ``loading_since`` (``time.perf_counter()``, for the
-    "ready" log line); ``encoders``: the query encoders, being loaded."""
+    background (``/healthz`` answers meanwhile, ``/readyz`` says 503), or before serving
+    when ``load_in_background`` is false. ``on_fatal`` is called with one line when it
+    cannot be loaded. ``loading``: the engine, being loaded already (``serve`` starts it
+    before it imports the web stack), since ``loading_since`` (a ``time.perf_counter()``
+    reading, for the "ready" log line); ``encoders``: the query encoders, being loaded."""
     settings = settings or load_settings()
     state = AppState(settings=settings, engine=engine)
 
