@@ -4,7 +4,8 @@
 
 dev-2 and dev-3 are the first two held-back files (``data/eval/heldback.jsonl``,
 ``heldback2.jsonl``), each evaluated once and now spent, used as more development data.
-Never point this at a held-back file still unseen (``heldback3.jsonl``).
+Never point this at a held-back file still unseen (``heldback3.jsonl`` was evaluated once
+after this round and is spent too; further work needs a new one, written first).
 
 Prints, for dev and dev-2: unanswerable and answerable questions refused by
 * the rules as they were (no coverage rule, no USE floor);
@@ -32,6 +33,7 @@ import json
 import math
 import statistics
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -126,43 +128,38 @@ def round2(items: list[Item]) -> list[Item]:
     ]
 
 
-def fit_noun(items: list[Item]) -> float:
-    """Rule (3)'s threshold refusing the most unanswerable Japanese questions while the whole
-    rule refuses at most BUDGET of the answerable ones (or none beyond the other rules'
-    refusals); ties: the middle of the tied range."""
-    ja = [i for i in items if i.lang == "ja"]
-    base = refused_by(ja, with_noun(0.0))
-    budget = max(BUDGET * sum(i.answerable for i in ja),
-                 sum(i.answerable and i.id in base for i in ja))  # fmt: skip
-    scored = []
-    for t in NOUN_GRID:
-        out = refused_by(ja, with_noun(t))
-        un = sum(1 for i in ja if not i.answerable and i.id in out)
-        an = sum(1 for i in ja if i.answerable and i.id in out)
-        if an <= budget:
-            scored.append((un, -an, t))
-    best = max(s[:2] for s in scored)
-    tied = [s[2] for s in scored if s[:2] == best]
-    print(f"  noun_dense_max: {len(ja)} Japanese questions, tied range {tied[0]}–{tied[-1]}")
-    return round((tied[0] + tied[-1]) / 2, 4)
-
-
-def fit_second(items: list[Item]) -> float:
-    """The USE floor refusing the most unanswerable questions while the whole rule refuses
+def fit_threshold(
+    items: list[Item], rule: Callable[[float], dict[str, Thresholds]], grid: list[float]
+) -> list[float]:
+    """The grid values refusing the most unanswerable ``items`` while the whole rule refuses
     at most BUDGET of the answerable ones (or, when the other rules already refuse more, no
-    answerable one beyond theirs); ties: the middle of the tied range."""
-    base = refused_by(items, with_second(0.0))
+    answerable one beyond theirs), best first refusing the fewest answerable ones: the tied
+    values, in grid order."""
+    base = refused_by(items, rule(0.0))
     budget = max(BUDGET * sum(i.answerable for i in items),
                  sum(i.answerable and i.id in base for i in items))  # fmt: skip
     scored = []
-    for t in SECOND_GRID:
-        out = refused_by(items, with_second(t))
+    for t in grid:
+        out = refused_by(items, rule(t))
         un = sum(1 for i in items if not i.answerable and i.id in out)
         an = sum(1 for i in items if i.answerable and i.id in out)
         if an <= budget:
             scored.append((un, -an, t))
     best = max(s[:2] for s in scored)
-    tied = [s[2] for s in scored if s[:2] == best]
+    return [s[2] for s in scored if s[:2] == best]
+
+
+def fit_noun(items: list[Item]) -> float:
+    """Rule (3)'s threshold, fitted on the Japanese questions; ties: the middle of the range."""
+    ja = [i for i in items if i.lang == "ja"]
+    tied = fit_threshold(ja, with_noun, NOUN_GRID)
+    print(f"  noun_dense_max: {len(ja)} Japanese questions, tied range {tied[0]}–{tied[-1]}")
+    return round((tied[0] + tied[-1]) / 2, 4)
+
+
+def fit_second(items: list[Item]) -> float:
+    """The USE floor; ties: the middle of the tied range."""
+    tied = fit_threshold(items, with_second, SECOND_GRID)
     print(f"  second_min: {len(items)} questions, tied range {tied[0]}–{tied[-1]}")
     return statistics.median_low(tied)
 
