@@ -116,7 +116,8 @@ def test_views_are_kept_with_the_cached_results(fake_engine) -> None:
 
 def test_the_app_takes_encoders_being_loaded(fake_settings, fake_encoder, fake_engine) -> None:
     """`serve` starts loading the models before it imports the web stack and hands the app
-    the future; the engine is made with those encoders, and a failed load is one line."""
+    the future; the engine is made with those encoders (a failed load:
+    test_serving_forms.py::test_a_failed_load_handed_to_the_app_is_one_fatal_line)."""
     import time
     from concurrent.futures import Future
 
@@ -134,17 +135,6 @@ def test_the_app_takes_encoders_being_loaded(fake_settings, fake_encoder, fake_e
                 break
             time.sleep(0.05)
         assert app.state.shisaku.engine.encoder is fake_encoder
-    failing: Future[tuple[object, None]] = Future()
-    failing.set_exception(RuntimeError("no model here"))
-    fatal: list[str] = []
-    app = create_app(fake_settings, encoders=failing, on_fatal=fatal.append)  # type: ignore[arg-type]
-    with TestClient(app) as client:
-        for _ in range(200):
-            if fatal:
-                break
-            time.sleep(0.05)
-        assert client.get("/readyz").status_code == 503
-    assert fatal == ["RuntimeError: no model here"]
 
 
 def test_serve_keeps_idle_connections_longer_than_clients_do(

@@ -186,7 +186,7 @@ def test_background_engine_loads_at_once_and_calls_wait(fake_engine) -> None:
 
 def test_the_app_takes_the_engine_being_loaded(fake_settings, fake_engine) -> None:
     """`serve` starts loading the engine before it imports the web stack; the app is ready
-    when that load is done, and a failed load is one line."""
+    when that load is done."""
     from concurrent.futures import Future
 
     from fastapi.testclient import TestClient
@@ -203,17 +203,29 @@ def test_the_app_takes_the_engine_being_loaded(fake_settings, fake_engine) -> No
                 break
             time.sleep(0.05)
         assert app.state.shisaku.engine is fake_engine
+
+
+@pytest.mark.parametrize("argument", ["loading", "encoders"])
+def test_a_failed_load_handed_to_the_app_is_one_fatal_line(fake_settings, argument: str) -> None:
+    """The engine (``loading``) or the models (``encoders``) that `serve` started loading
+    failed: the app calls ``on_fatal`` with one line and is never ready."""
+    from concurrent.futures import Future
+
+    from fastapi.testclient import TestClient
+
+    from service.http.app import create_app
+
     failing: Future[object] = Future()
-    failing.set_exception(RuntimeError("no index here"))
+    failing.set_exception(RuntimeError("nothing here"))
     fatal: list[str] = []
-    app = create_app(fake_settings, loading=failing, on_fatal=fatal.append)  # type: ignore[arg-type]
+    app = create_app(fake_settings, on_fatal=fatal.append, **{argument: failing})  # type: ignore[arg-type]
     with TestClient(app) as client:
         for _ in range(200):
             if fatal:
                 break
             time.sleep(0.05)
         assert client.get("/readyz").status_code == 503
-    assert fatal == ["RuntimeError: no index here"]
+    assert fatal == ["RuntimeError: nothing here"]
 
 
 def test_the_glossary_is_compiled_once_per_version_of_its_file(
