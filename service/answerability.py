@@ -127,6 +127,9 @@ _NOT_A_COUNT = re.compile(
 )
 
 
+_ANY_NUMBER = re.compile(r"\d")
+
+
 @dataclass(frozen=True)
 class CountUnit:
     """A kind of quantity a question can ask for, and the unit a passage must state it in."""
@@ -178,13 +181,12 @@ def count_unmet(
     question = unicodedata.normalize("NFKC", question)
     if not _ASKS_COUNT.search(question):
         return False
-    units = [u.states for u in count_units if u.asks.search(question)]
+    # A count in the unit asked for; any number when the question names no unit.
+    states = [u.states for u in count_units if u.asks.search(question)] or [_ANY_NUMBER]
     for hit in outcome.results[:depth]:
         for p in hit.passages:
             text = _NOT_A_COUNT.sub(" ", unicodedata.normalize("NFKC", p.passage.text))
-            if units and any(unit.search(text) for unit in units):
-                return False
-            if not units and re.search(r"\d", text):
+            if any(pattern.search(text) for pattern in states):
                 return False
     return True
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -174,8 +175,9 @@ def check_index_for_models(settings: Settings) -> dict[str, Any]:
     return manifest
 
 
-_glossaries: dict[tuple[str, int, int], Glossary] = {}
-_glossaries_lock = threading.Lock()
+@functools.lru_cache(maxsize=1)  # only the current version of the file is worth keeping
+def _compiled_glossary(path: str, size: int, mtime_ns: int) -> Glossary:
+    return load_glossary(Path(path))
 
 
 def load_query_glossary(settings: Settings) -> Glossary | None:
@@ -189,14 +191,7 @@ def load_query_glossary(settings: Settings) -> Glossary | None:
         return None
     except OSError:
         return load_glossary(path)  # reports why it cannot be read
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    with _glossaries_lock:
-        glossary = _glossaries.get(key)
-        if glossary is None:
-            glossary = load_glossary(path)
-            _glossaries.clear()  # only the current version is worth keeping
-            _glossaries[key] = glossary
-        return glossary
+    return _compiled_glossary(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
 
 
 def load_engine(

@@ -114,29 +114,6 @@ def test_views_are_kept_with_the_cached_results(fake_engine) -> None:
     assert view_of(fake_engine, first) == view
 
 
-def test_the_app_takes_encoders_being_loaded(fake_settings, fake_encoder, fake_engine) -> None:
-    """`serve` starts loading the models before it imports the web stack and hands the app
-    the future; the engine is made with those encoders (a failed load:
-    test_serving_forms.py::test_a_failed_load_handed_to_the_app_is_one_fatal_line)."""
-    import time
-    from concurrent.futures import Future
-
-    from fastapi.testclient import TestClient
-
-    from service.http.app import create_app
-
-    loading: Future[tuple[object, None]] = Future()
-    app = create_app(fake_settings, encoders=loading)  # type: ignore[arg-type]
-    with TestClient(app) as client:
-        assert client.get("/readyz").status_code == 503
-        loading.set_result((fake_encoder, None))
-        for _ in range(200):
-            if client.get("/readyz").status_code == 200:
-                break
-            time.sleep(0.05)
-        assert app.state.shisaku.engine.encoder is fake_encoder
-
-
 def test_serve_keeps_idle_connections_longer_than_clients_do(
     monkeypatch: pytest.MonkeyPatch, fake_encoder
 ) -> None:

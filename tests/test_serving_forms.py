@@ -205,10 +205,9 @@ def test_the_app_takes_the_engine_being_loaded(fake_settings, fake_engine) -> No
         assert app.state.shisaku.engine is fake_engine
 
 
-@pytest.mark.parametrize("argument", ["loading", "encoders"])
-def test_a_failed_load_handed_to_the_app_is_one_fatal_line(fake_settings, argument: str) -> None:
-    """The engine (``loading``) or the models (``encoders``) that `serve` started loading
-    failed: the app calls ``on_fatal`` with one line and is never ready."""
+def test_a_failed_load_handed_to_the_app_is_one_fatal_line(fake_settings) -> None:
+    """The engine that `serve` started loading failed: the app calls ``on_fatal`` with one
+    line and is never ready."""
     from concurrent.futures import Future
 
     from fastapi.testclient import TestClient
@@ -218,7 +217,7 @@ def test_a_failed_load_handed_to_the_app_is_one_fatal_line(fake_settings, argume
     failing: Future[object] = Future()
     failing.set_exception(RuntimeError("nothing here"))
     fatal: list[str] = []
-    app = create_app(fake_settings, on_fatal=fatal.append, **{argument: failing})  # type: ignore[arg-type]
+    app = create_app(fake_settings, on_fatal=fatal.append, loading=failing)  # type: ignore[arg-type]
     with TestClient(app) as client:
         for _ in range(200):
             if fatal:

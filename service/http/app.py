@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -32,9 +32,6 @@ from service.logs import configure_logging
 from service.schemas import ErrorResponse
 from service.search import SearchEngine
 
-if TYPE_CHECKING:
-    from indexer.embed import Encoder
-
 logger = logging.getLogger(__name__)
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -55,7 +52,6 @@ def create_app(
     engine: SearchEngine | None = None,
     on_fatal: Callable[[str], None] | None = None,
     load_in_background: bool = True,
-    encoders: Future[tuple[Encoder, Encoder | None]] | None = None,
     loading: Future[SearchEngine] | None = None,
     loading_since: float | None = None,
 ) -> FastAPI:
@@ -64,7 +60,7 @@ def create_app(
     when ``load_in_background`` is false. ``on_fatal`` is called with one line when it
     cannot be loaded. ``loading``: the engine, being loaded already (``serve`` starts it
     before it imports the web stack), since ``loading_since`` (a ``time.perf_counter()``
-    reading, for the "ready" log line); ``encoders``: the query encoders, being loaded."""
+    reading, for the "ready" log line)."""
     settings = settings or load_settings()
     state = AppState(settings=settings, engine=engine)
 
@@ -87,7 +83,7 @@ def create_app(
     def _load_engine() -> SearchEngine:
         if loading is not None:
             return loading.result()
-        return load_engine(settings, encoders.result() if encoders is not None else None)
+        return load_engine(settings)
 
     async def _load(app: FastAPI) -> None:
         started = time.perf_counter() if loading_since is None else loading_since
