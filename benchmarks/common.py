@@ -43,18 +43,25 @@ def memory_mb(pid: int, field: str = "VmRSS") -> float:
     return float("nan")
 
 
-def start_server(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """`shisaku serve` on 127.0.0.1:``port``, returned once /readyz answers 200."""
-    url = f"http://127.0.0.1:{port}/readyz"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)], cwd=ROOT, env=env
-    )
+def wait_ready(
+    server: subprocess.Popen[bytes], url: str, poll: float = 0.02, what: str = ""
+) -> None:
+    """Return once ``url`` (a /readyz) answers 200; SystemExit if ``server`` exits first."""
     while True:
         try:
             if httpx.get(url, timeout=1).status_code == 200:
-                return server
+                return
         except httpx.HTTPError:
             pass
         if server.poll() is not None:
-            raise SystemExit("the server exited during start-up")
-        time.sleep(0.02)
+            raise SystemExit(f"{what}{': ' if what else ''}the server exited during start-up")
+        time.sleep(poll)
+
+
+def start_server(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`shisaku serve` on 127.0.0.1:``port``, returned once /readyz answers 200."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)], cwd=ROOT, env=env
+    )
+    wait_ready(server, f"http://127.0.0.1:{port}/readyz")
+    return server

@@ -28,7 +28,13 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import free_port, memory_mb, percentile, questions  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    free_port,
+    memory_mb,
+    percentile,
+    questions,
+    wait_ready,
+)
 
 CLI = [sys.executable, "-m", "service.cli"]
 
@@ -105,15 +111,7 @@ def main() -> int:
     for attempt in range(args.repeat):
         started = time.perf_counter()
         server = subprocess.Popen([*CLI, "serve", "--port", str(port)], cwd=ROOT, env=env)
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None:
-                raise SystemExit("server exited during start-up")
-            time.sleep(0.02)
+        wait_ready(server, url + "/readyz")
         starts.append(time.perf_counter() - started)
         if attempt < args.repeat - 1:
             server.terminate()

@@ -24,7 +24,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import free_port  # noqa: E402
+from benchmarks.common import free_port, wait_ready  # noqa: E402
 from benchmarks.startup_bench import environment  # noqa: E402
 
 
@@ -46,7 +46,6 @@ def without_timings(value: Any) -> Any:
 
 
 def responses(path: Path, queries: list[str], k: int) -> list[Any]:
-    import time
 
     port = free_port()
     server = subprocess.Popen(
@@ -57,15 +56,7 @@ def responses(path: Path, queries: list[str], k: int) -> list[Any]:
     out: list[Any] = []
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            while True:
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if server.poll() is not None:
-                    raise SystemExit(f"{path}: the server exited during start-up")
-                time.sleep(0.05)
+            wait_ready(server, f"http://127.0.0.1:{port}/readyz", 0.05, str(path))
             for q in queries:
                 for method, url, kwargs in (
                     ("GET", "/search", {"params": {"q": q, "k": k}}),

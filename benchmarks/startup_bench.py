@@ -24,12 +24,10 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import free_port, memory_mb  # noqa: E402
+from benchmarks.common import free_port, memory_mb, wait_ready  # noqa: E402
 
 QUERY = "特定技能2号の分野は?"
 
@@ -108,15 +106,7 @@ def serve_ready(path: Path) -> tuple[float, float, float]:
         env=environment(path),
     )
     try:
-        while True:
-            try:
-                if httpx.get(url, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None:
-                raise SystemExit(f"{path}: the server exited during start-up")
-            time.sleep(0.01)
+        wait_ready(server, url, 0.01, str(path))
         return time.perf_counter() - started, memory_mb(server.pid), cpu_seconds(server.pid)
     finally:
         server.terminate()
