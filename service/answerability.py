@@ -11,12 +11,12 @@ Figures and how the thresholds were set: ``benchmarks/answerability.py``,
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from indexer.lexicon import content_lemmas
+from service.answer_kinds import count_unmet, kinds_unmet, year_unmet
 from service.glossary import GlossaryEntry
 from service.search import SearchEngine, SearchOutcome
 
@@ -97,6 +97,7 @@ class Features:
     coverage: float = 1.0  # share of the content words the best measure states (see coverage)
     domain_terms: bool = False  # the query names a glossary term (a domain term, any script)
     year_unmet: bool = False  # names a year the best measure never names
+    kinds_unmet: tuple[str, ...] = ()  # asks for a date, an age, a place … the best measure lacks
 
     @property
     def keyword_query(self) -> bool:
@@ -109,110 +110,6 @@ class Decision:
     answerable: bool
     reason: str
     features: Features
-
-
-# A question asking for a quantity ("how many", "何人") can only be answered by a passage
-# that states one: a number that is not part of a date, an ordinal or a category name.
-# "a set number of hours" or "cut the number of documents" ask for no count.
-_ASKS_COUNT = re.compile(
-    r"何人|何名|何件|何か国|何カ国|何ヶ国|何社|何団体|何分野|何か所|何%|何パーセント|何割|何円|"
-    r"いくつ|いくら|人数|件数|金額|\b(?:how many|how much|what percentage|what share|"
-    r"what proportion|in yen|yen)\b|"
-    r"\bwhat(?:'s| is| was| are| were)? the (?:total |exact |annual |overall )?number of\b",
-    re.IGNORECASE,
-)
-_NOT_A_COUNT = re.compile(
-    r"(?:令和|平成|昭和)?\d+年度?|\d+月|\d+日|第\d+|\d+号|\d+次|\d+級|\d+条|\d+項|"
-    r"\d+(?:\.\d+)*(?=[)）])"
-)
-
-
-_ANY_NUMBER = re.compile(r"\d")
-
-
-@dataclass(frozen=True)
-class CountUnit:
-    """A kind of quantity a question can ask for, and the unit a passage must state it in."""
-
-    name: str
-    asks: re.Pattern[str]  # the question asks for this kind of quantity
-    states: re.Pattern[str]  # a passage states one (after dates and ordinals are removed)
-
-
-# Counted people, money and countries have units the report always writes (26名, 3人,
-# 手数料…円, 17か国); any other count ("259に拡大") is met by any number.
-_PEOPLE = (
-    r"people|persons|individuals|foreigners|foreign (?:nationals|residents|workers)|residents|"
-    r"refugees|asylum seekers|applicants|workers|trainees|interns|staff|officers|officials|"
-    r"counsel+ors|interpreters|students|children|migrants|immigrants|employees|visitors|"
-    r"tourists|nationals|members|detainees|descendants"
-)
-COUNT_UNITS: tuple[CountUnit, ...] = (
-    CountUnit(
-        "people",
-        re.compile(rf"何人|何名|人数|\bhow many (?:\w+ )?(?:{_PEOPLE})\b", re.IGNORECASE),
-        re.compile(r"\d[\d,]*\s*(?:万|千)?\s*(?:人|名)"),
-    ),
-    CountUnit(
-        "money",
-        re.compile(
-            r"何円|いくら|金額|\b(?:in yen|yen)\b|\bhow much (?:money|does|do|is|will|would|did)\b"
-            r".*\b(?:cost|fee|fees|pay|paid|charge|budget|salary|wage|income|spend|spent)\b",
-            re.IGNORECASE,
-        ),
-        re.compile(r"\d[\d,]*\s*(?:万|億|千)?\s*円"),
-    ),
-    CountUnit(
-        "countries",
-        re.compile(r"何か国|何カ国|何ヶ国|\bhow many countries\b", re.IGNORECASE),
-        re.compile(r"\d+\s*(?:か国|カ国|ヶ国|箇国|の国)"),
-    ),
-)
-
-
-def count_unmet(
-    question: str,
-    outcome: SearchOutcome,
-    depth: int = 1,
-    count_units: Sequence[CountUnit] = COUNT_UNITS,
-) -> bool:
-    """True when the question asks for a quantity and no top passage states one (in the unit
-    the question asks for, when it asks for people, money or countries)."""
-    question = unicodedata.normalize("NFKC", question)
-    if not _ASKS_COUNT.search(question):
-        return False
-    # A count in the unit asked for; any number when the question names no unit.
-    states = [u.states for u in count_units if u.asks.search(question)] or [_ANY_NUMBER]
-    for hit in outcome.results[:depth]:
-        for p in hit.passages:
-            text = _NOT_A_COUNT.sub(" ", unicodedata.normalize("NFKC", p.passage.text))
-            if any(pattern.search(text) for pattern in states):
-                return False
-    return True
-
-
-# Years a text names: Western (2023, FY2023) or Japanese era (令和5年, 平成31年度, 令和元年).
-_WESTERN_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
-_ERA_YEAR = re.compile(r"(令和|平成|昭和)(\d{1,2}|元)年")
-_ERA_START = {"令和": 2018, "平成": 1988, "昭和": 1925}  # the year before the era's first
-
-
-def years(text: str) -> set[int]:
-    """The calendar years ``text`` names, era years converted (令和5年 → 2023)."""
-    text = unicodedata.normalize("NFKC", text)
-    found = {int(m.group(1)) for m in _WESTERN_YEAR.finditer(text)}
-    for m in _ERA_YEAR.finditer(text):
-        found.add(_ERA_START[m.group(1)] + (1 if m.group(2) == "元" else int(m.group(2))))
-    return found
-
-
-def year_unmet(question: str, outcome: SearchOutcome) -> bool:
-    """True when the question names a year and the best measure names none of its years."""
-    wanted = years(question)
-    if not wanted or not outcome.results:
-        return False
-    m = outcome.results[0].measure
-    return not wanted & years("\n".join((m.target, m.explanation, m.notes)))
 
 
 def coverage(
@@ -285,6 +182,7 @@ def read_features(
         coverage=round(coverage(engine, question, outcome, entries), 4),
         domain_terms=bool(entries),
         year_unmet=year_unmet(question, outcome),
+        kinds_unmet=kinds_unmet(question, outcome, engine.tokenizer),
     )
 
 
@@ -329,7 +227,7 @@ def decide(features: Features, thresholds: dict[str, Thresholds] | None = None) 
             f"encoder (best cosine {features.second_top:.3f} < {rule.second_min:.3f})",
             features,
         )
-    if features.keyword_query and not features.count_unmet:
+    if features.keyword_query and not (features.count_unmet or features.kinds_unmet):
         return Decision(True, "a keyword query on a subject the report covers", features)
     if features.dense_top < rule.dense_min:
         return Decision(
@@ -348,5 +246,12 @@ def decide(features: Features, thresholds: dict[str, Thresholds] | None = None) 
     if features.count_unmet:
         return Decision(
             False, "the question asks for a number and no retrieved passage states one", features
+        )
+    if features.kinds_unmet:
+        return Decision(
+            False,
+            f"the question asks for {' and '.join(features.kinds_unmet)} and the best measure "
+            f"states none",
+            features,
         )
     return Decision(True, "a passage is close to the question", features)

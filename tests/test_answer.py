@@ -138,9 +138,42 @@ def test_off_report_questions_are_refused(engine, question: str) -> None:
 def test_count_questions_need_a_number_in_the_evidence(
     engine, question: str, asks_number_unstated: bool
 ) -> None:
-    from service.answerability import count_unmet
+    from service.answer_kinds import count_unmet
 
     assert count_unmet(question, engine.search(question, k=5)) is asks_number_unstated
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        # Not questions of any evaluation set: each asks for something the best measure lacks.
+        ("What time does the Foreign Residents Support Center close?", "a time of day"),
+        ("電子渡航認証制度はいつから導入されますか", "a date"),
+        ("Which airports will get the joint immigration and customs kiosks?", "places by name"),
+        ("第三国定住難民はどこの国から受け入れている?", "countries by name"),
+    ],
+)
+def test_a_question_asking_for_what_the_report_lacks_is_refused(
+    engine, question: str, kind: str
+) -> None:
+    answer = answer_question(engine, question)
+    assert not answer.answerable
+    assert kind in answer.decision.features.kinds_unmet, answer.decision.reason
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "When did the Foreign Residents Support Center open?",  # 令和2年7月
+        "補完的保護対象者の認定制度はいつから始まった?",
+        "Which countries have MOCs with Japan?",  # measure 7's footnote lists them
+        "特定技能の二国間の協力覚書はどの国と作成した?",
+    ],
+)
+def test_a_question_asking_for_what_the_report_states_is_answered(engine, question: str) -> None:
+    answer = answer_question(engine, question)
+    assert answer.answerable, answer.decision.reason
+    assert not answer.decision.features.kinds_unmet
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""The answerability rules of issue 10's second and third rounds, on hand-made features (fast tier)."""
+"""The answerability rules of issue 10 (second to fourth rounds), on hand-made features and evidence
+(fast tier)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from service.answerability import THRESHOLDS, Features, count_unmet, decide, year_unmet, years
+from service.answer_kinds import count_unmet, kinds_unmet, year_unmet, years
+from service.answerability import THRESHOLDS, Features, decide
 
 ANSWERABLE = Features(
     language="en",
@@ -110,6 +112,12 @@ def test_a_concept_named_in_passing_does_not_refuse_a_question_about_its_measure
     assert not decide(replace(named, language="ja", coverage=1.0)).answerable
 
 
+def _measure(text: str) -> SimpleNamespace:
+    """An outcome whose best measure says ``text``."""
+    measure = SimpleNamespace(target=text, explanation="", notes="")
+    return SimpleNamespace(results=(SimpleNamespace(measure=measure, passages=()),))
+
+
 def _passages(*texts: str) -> SimpleNamespace:
     passages = tuple(SimpleNamespace(passage=SimpleNamespace(text=t)) for t in texts)
     return SimpleNamespace(results=(SimpleNamespace(passages=passages),))
@@ -142,3 +150,67 @@ def test_a_count_question_needs_a_number_in_the_unit_it_asks_for(
     question: str, evidence: str, unmet: bool
 ) -> None:
     assert count_unmet(question, _passages(evidence)) is unmet  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("question", "evidence", "unmet"),
+    [
+        # a date: "when" as a question word, いつ, 何年; met by an era or Western year, a month
+        ("When did the centre open?", "令和2年7月に開所した。", ()),
+        ("When will the new system start?", "導入に向けた検討を行っている。", ("a date",)),
+        ("Since when can I apply online?", "2022年3月から可能とした。", ()),
+        ("いつから始まるの?", "検討を進めている。", ("a date",)),
+        ("What, and when will it start?", "検討中。", ("a date",)),
+        # "when" as a conjunction asks for no date
+        ("Do I have to tell them when I move?", "検討中。", ()),
+        # a time of day, an age, a length of time, a rate
+        ("センターは何時から開いてる?", "令和2年7月に開所した。", ("a time of day",)),
+        ("What are the opening hours?", "9時から17時まで。", ()),
+        ("What is the new upper age limit?", "要件を緩和した。", ("an age",)),
+        ("日系四世は何歳まで?", "30歳以下の者。", ()),
+        ("How long does a decision take?", "迅速に処理する。", ("a length of time",)),
+        ("特定技能1号で最長何年いられる?", "通算で5年間を上限とする。", ()),
+        ("難民認定率は?", "認定した。", ("a rate",)),
+        ("What is the approval rate?", "認定率は1.2%であった。", ()),
+        # not these kinds: a yes/no question, a "which fields" question
+        ("Has the age requirement been relaxed?", "要件を緩和した。", ()),
+        ("Which fields were added?", "4分野を追加した。", ()),
+    ],
+)
+def test_a_question_asking_for_a_date_age_or_rate_needs_one_in_the_evidence(
+    question: str, evidence: str, unmet: tuple[str, ...]
+) -> None:
+    assert kinds_unmet(question, _measure(evidence), tokenizer=None) == unmet  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("question", "evidence", "unmet"),
+    [
+        ("Which countries has Japan signed agreements with?", "ネパール及びタイと作成した。", ()),
+        ("Which countries do they come from?", "日本で受け入れている。", ("countries by name",)),
+        ("どこの国から来ているの?", "東京で受け入れた。", ("countries by name",)),
+        ("Which cities had partner clinics?", "東京、名古屋及び大阪の医療機関。", ()),
+        ("At which airports is it tested?", "空港で実証実験を行っている。", ("places by name",)),
+        ("実験をやってる空港はどこ?", "成田空港で実施している。", ()),
+        ("Who is the current head of the agency?", "長官の佐藤が述べた。", ()),
+        ("入管庁の長官は誰?", "出入国在留管理庁は検討を行った。", ("a person's name",)),
+        # not these kinds: who does something (an organisation answers), which fields
+        ("Who inspects the companies?", "外国人技能実習機構が検査する。", ()),
+        ("Which fields were added?", "4分野を追加した。", ()),
+    ],
+)
+def test_a_question_asking_which_countries_places_or_who_needs_a_proper_noun(
+    question: str, evidence: str, unmet: tuple[str, ...]
+) -> None:
+    from indexer.tokenize import Tokenizer
+
+    assert kinds_unmet(question, _measure(evidence), Tokenizer()) == unmet  # type: ignore[arg-type]
+
+
+def test_an_unmet_answer_kind_refuses_even_a_keyword_query() -> None:
+    decision = decide(replace(ANSWERABLE, kinds_unmet=("a date",)))
+    assert not decision.answerable
+    assert "asks for a date" in decision.reason
+    keyword = replace(ANSWERABLE, known_words=("eta",), unknown_words=(), kinds_unmet=("a date",))
+    assert keyword.keyword_query and not decide(keyword).answerable
+    assert decide(replace(keyword, kinds_unmet=())).answerable

@@ -1,0 +1,283 @@
+"""What a question asks for (a count, a date, an age, a place …) and whether the evidence states
+one: a question asking "when" is not answered by a measure that names no date.
+
+Each kind is data: a pattern that finds it in a question, and what a passage must contain to
+state it. The rules read the best measure's retrieved passages (``SearchOutcome``), NFKC-folded.
+How each was measured: BENCHMARKS.md (issue 10, fourth round).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from service.search import SearchOutcome
+
+
+def _folded(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
+def _evidence(outcome: SearchOutcome, depth: int = 1) -> list[str]:
+    """The texts of the top ``depth`` measures' retrieved passages, NFKC-folded."""
+    return [_folded(p.passage.text) for hit in outcome.results[:depth] for p in hit.passages]
+
+
+# An amount of money asked for without "how much": "what is the annual budget of …", "what
+# minimum yearly income …", "予算はどれくらい".
+ASKS_MONEY = (
+    r"\bwhat(?:'s| is| was| are| were) the (?:\w+ ){0,3}(?:budget|income|salary|wage|fee|fees|"
+    r"cost|price)\b|\bwhat (?:minimum|maximum|annual|yearly|monthly) (?:income|salary|wage|"
+    r"budget)\b|(?:予算|年収|収入|費用|給料|給与|賃金)(?:は|って|の額は?)?(?:いくら|どれくらい|どのくらい)"
+)
+
+# A question asking for a quantity ("how many", "何人") can only be answered by a passage
+# that states one: a number that is not part of a date, an ordinal or a category name.
+# "a set number of hours" or "cut the number of documents" ask for no count.
+ASKS_COUNT = re.compile(
+    r"何人|何名|何件|何か国|何カ国|何ヶ国|何社|何団体|何分野|何か所|何%|何パーセント|何割|何円|"
+    r"いくつ|いくら|人数|件数|金額|\b(?:how many|how much|what percentage|what share|"
+    r"what proportion|in yen|yen)\b|"
+    r"\bwhat(?:'s| is| was| are| were)? the (?:total |exact |annual |overall )?number of\b|"
+    + ASKS_MONEY,
+    re.IGNORECASE,
+)
+_NOT_A_COUNT = re.compile(
+    r"(?:令和|平成|昭和)?\d+年度?|\d+月|\d+日|第\d+|\d+号|\d+次|\d+級|\d+条|\d+項|"
+    r"\d+(?:\.\d+)*(?=[)）])"
+)
+
+
+_ANY_NUMBER = re.compile(r"\d")
+
+
+@dataclass(frozen=True)
+class CountUnit:
+    """A kind of quantity a question can ask for, and the unit a passage must state it in."""
+
+    name: str
+    asks: re.Pattern[str]  # the question asks for this kind of quantity
+    states: re.Pattern[str]  # a passage states one (after dates and ordinals are removed)
+
+
+# Counted people, money and countries have units the report always writes (26名, 3人,
+# 手数料…円, 17か国); any other count ("259に拡大") is met by any number.
+_PEOPLE = (
+    r"people|persons|individuals|foreigners|foreign (?:nationals|residents|workers)|residents|"
+    r"refugees|asylum seekers|applicants|workers|trainees|interns|staff|officers|officials|"
+    r"counsel+ors|interpreters|students|children|migrants|immigrants|employees|visitors|"
+    r"tourists|nationals|members|detainees|descendants"
+)
+COUNT_UNITS: tuple[CountUnit, ...] = (
+    CountUnit(
+        "people",
+        re.compile(rf"何人|何名|人数|\bhow many (?:\w+ )?(?:{_PEOPLE})\b", re.IGNORECASE),
+        re.compile(r"\d[\d,]*\s*(?:万|千)?\s*(?:人|名)"),
+    ),
+    CountUnit(
+        "money",
+        re.compile(
+            r"何円|いくら|金額|\b(?:in yen|yen)\b|\bhow much (?:money|does|do|is|will|would|did)\b"
+            r".*\b(?:cost|fee|fees|pay|paid|charge|budget|salary|wage|income|spend|spent)\b|"
+            + ASKS_MONEY,
+            re.IGNORECASE,
+        ),
+        re.compile(r"\d[\d,]*\s*(?:万|億|千)?\s*円"),
+    ),
+    CountUnit(
+        "countries",
+        re.compile(r"何か国|何カ国|何ヶ国|\bhow many countries\b", re.IGNORECASE),
+        re.compile(r"\d+\s*(?:か国|カ国|ヶ国|箇国|の国)"),
+    ),
+)
+
+
+def count_unmet(
+    question: str,
+    outcome: SearchOutcome,
+    depth: int = 1,
+    count_units: Sequence[CountUnit] = COUNT_UNITS,
+    asks: re.Pattern[str] = ASKS_COUNT,
+) -> bool:
+    """True when the question asks for a quantity and no top passage states one (in the unit
+    the question asks for, when it asks for people, money or countries)."""
+    question = _folded(question)
+    if not asks.search(question):
+        return False
+    # A count in the unit asked for; any number when the question names no unit.
+    states = [u.states for u in count_units if u.asks.search(question)] or [_ANY_NUMBER]
+    for text in _evidence(outcome, depth):
+        text = _NOT_A_COUNT.sub(" ", text)
+        if any(pattern.search(text) for pattern in states):
+            return False
+    return True
+
+
+# Years a text names: Western (2023, FY2023) or Japanese era (令和5年, 平成31年度, 令和元年).
+_WESTERN_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+_ERA_YEAR = re.compile(r"(令和|平成|昭和)(\d{1,2}|元)年")
+_ERA_START = {"令和": 2018, "平成": 1988, "昭和": 1925}  # the year before the era's first
+
+
+def years(text: str) -> set[int]:
+    """The calendar years ``text`` names, era years converted (令和5年 → 2023)."""
+    text = _folded(text)
+    found = {int(m.group(1)) for m in _WESTERN_YEAR.finditer(text)}
+    for m in _ERA_YEAR.finditer(text):
+        found.add(_ERA_START[m.group(1)] + (1 if m.group(2) == "元" else int(m.group(2))))
+    return found
+
+
+def year_unmet(question: str, outcome: SearchOutcome) -> bool:
+    """True when the question names a year and the best measure names none of its years."""
+    wanted = years(question)
+    if not wanted or not outcome.results:
+        return False
+    m = outcome.results[0].measure
+    return not wanted & years("\n".join((m.target, m.explanation, m.notes)))
+
+
+@dataclass(frozen=True)
+class AnswerKind:
+    """Something other than a count that a question can ask for (a date, an age …), and what a
+    passage must contain to state it: a pattern, or a SudachiPy proper noun (名詞-固有名詞) of
+    the class ``names`` (地名, 人名), of subtype ``name_subtype`` (国) when given."""
+
+    name: str
+    asks: re.Pattern[str]
+    states: re.Pattern[str] | None = None
+    names: str = ""
+    name_subtype: str = ""
+
+
+# "when" asks for a date as a question word (sentence-initial, "and when", "since when"), not
+# as a conjunction ("do I have to tell them when I move?").
+_WHEN = (
+    r"^\s*(?:and |so |but )?when\b|[,;:.?!]\s*(?:and |but )?when\b|"
+    r"\b(?:and|from|since|until|till|by) when\b|\bwhat (?:date|year|month|day)\b|\bhow soon\b"
+)
+_DURATION_UNITS = r"年間|か月|ヶ月|カ月|箇月|日間|日以内|週間|時間|年以内"
+ANSWER_KINDS: tuple[AnswerKind, ...] = (
+    AnswerKind(
+        "a date",
+        re.compile(
+            rf"いつ|(?<!最長)(?<!最大)何年(?!間|まで)|何月|何日(?!間)|{_WHEN}", re.IGNORECASE
+        ),
+        re.compile(r"(?:令和|平成|昭和)\s*(?:\d+|元)\s*年|(?<!\d)(?:19|20)\d\d(?!\d)|\d{1,2}\s*月"),
+    ),
+    AnswerKind(
+        "a time of day",
+        re.compile(
+            r"何時(?!間)|\b(?:opening|business|office) hours\b|\bwhat time\b", re.IGNORECASE
+        ),
+        re.compile(r"\d{1,2}\s*時(?!間)|\d{1,2}:\d\d|午前|午後"),
+    ),
+    AnswerKind(
+        "an age",
+        re.compile(
+            r"何歳|\bhow old\b|\bat what age\b|\bwhat(?:'s| is| was| are)? (?:the )?(?:\w+ ){0,3}age\b",
+            re.IGNORECASE,
+        ),
+        re.compile(r"\d+\s*歳"),
+    ),
+    AnswerKind(
+        "a length of time",
+        re.compile(
+            r"最長何年|最大何年|何年まで|何年間|何時間|何か月|何ヶ月|何カ月|何日間|何週間|"
+            r"どのくらいの期間|\bhow long\b",
+            re.IGNORECASE,
+        ),
+        re.compile(rf"\d+\s*(?:{_DURATION_UNITS})"),
+    ),
+    AnswerKind(
+        "a rate",
+        re.compile(
+            r"(?<![効能])率|何%|何パーセント|何割|\bwhat (?:percentage|share|proportion|rate)\b|"
+            r"\b\w+ rate\b",
+            re.IGNORECASE,
+        ),
+        re.compile(r"\d+(?:\.\d+)?\s*(?:%|パーセント|割)"),
+    ),
+    AnswerKind(
+        "countries by name",
+        re.compile(
+            r"\b(?:which|what) (?:countr(?:y|ies)|nations?|nationalities)\b|どの国|どこの国|国はどこ",
+            re.IGNORECASE,
+        ),
+        names="地名",
+        name_subtype="国",
+    ),
+    AnswerKind(
+        "places by name",
+        re.compile(
+            r"\b(?:which|what) (?:cities|city|airports?|prefectures?|ports?|towns?|regions?)\b|"
+            r"どの(?:空港|都市|県|港|町)|どこの(?:空港|都市|県|港)|(?:空港|都市|県|港)はどこ",
+            re.IGNORECASE,
+        ),
+        names="地名",
+    ),
+    AnswerKind(
+        "a person's name",
+        re.compile(
+            r"\bwho(?:'s| is| was| are| were)? (?:the )?(?:\w+ ){0,2}(?:head|chief|director|minister|"
+            r"commissioner|leader|president|chair(?:man|person)?)\b|"
+            r"(?:長官|大臣|局長|所長|センター長|代表|会長|委員長|トップ)(?:は|って)誰",
+            re.IGNORECASE,
+        ),
+        names="人名",
+    ),
+)
+# The report's own country names no place a question asks for.
+_HOME = frozenset({"日本", "我が国", "わが国"})
+
+
+class Morphemes(Protocol):
+    """What the place kinds need of a tokenizer (indexer.tokenize.Tokenizer)."""
+
+    def morphemes(self, text: str, mode: Literal["A", "C"] = "A") -> Any: ...
+
+
+def _states_a_name(texts: Iterable[str], tokenizer: Morphemes, names: str, subtype: str) -> bool:
+    """Whether a text holds a proper noun of class ``names`` (and ``subtype``), not Japan."""
+    for text in texts:
+        for m in tokenizer.morphemes(text, "A"):  # A: 成田|空港, not one 成田空港
+            pos = m.part_of_speech()
+            if (
+                pos[1] == "固有名詞"
+                and pos[2] == names
+                and (not subtype or pos[3] == subtype)
+                and m.surface() not in _HOME
+            ):
+                return True
+    return False
+
+
+def kinds_unmet(
+    question: str,
+    outcome: SearchOutcome,
+    tokenizer: Morphemes,
+    kinds: Sequence[AnswerKind] = ANSWER_KINDS,
+) -> tuple[str, ...]:
+    """The kinds of answer the question asks for that the best measure states none of ("a
+    date", "an age" …); empty when it asks for none, or they are all stated."""
+    question = _folded(question)
+    asked = [kind for kind in kinds if kind.asks.search(question)]
+    if not asked or not outcome.results:
+        return ()
+    # The whole best measure (its notes too: measure 7's footnotes list the countries), not
+    # only the passages retrieved for the question.
+    m = outcome.results[0].measure
+    evidence = [_folded("\n".join((m.target, m.explanation, m.notes)))]
+    unmet = []
+    for kind in asked:
+        if kind.names:
+            stated = _states_a_name(evidence, tokenizer, kind.names, kind.name_subtype)
+        else:
+            assert kind.states is not None
+            stated = any(kind.states.search(text) for text in evidence)
+        if not stated:
+            unmet.append(kind.name)
+    return tuple(unmet)
