@@ -39,6 +39,14 @@ _NOT_DONE = re.compile(
     re.IGNORECASE,
 )
 
+# What a question sets a status against ("under consideration rather than being carried
+# out") names no status it asks for: dropped before the status words are read.
+_CONTRAST = re.compile(
+    r"\b(?:rather than|instead of|and not|but not) (?:being |been |yet )?(?:actually )?"
+    r"(?:carried out|implemented|done|completed|finished|in progress|underway|under way)\b",
+    re.IGNORECASE,
+)
+
 _LIST_CUE = re.compile(
     r"どれ|どの|全部|すべて|全て|一覧|いくつ|何件|リスト|列挙|教えて|"
     r"\b(?:which|list|every|all|what measures|show|how many|enumerate)\b",
@@ -52,7 +60,7 @@ _FILLER = re.compile(
     r"\b(?:the|measures?|recommendations?|items?|policies|policy|are|is|were|was|still|yet|"
     r"either|or|and|not|ie|eg|i|e|g|so far|"
     r"currently|now|of|status|with|that|have|has|been|a|in|me|please|what|which|list|all|"
-    r"every|show|how|many|there)\b",
+    r"every|show|how|many|there|only|just|panel|roundtable|its|their|ones|those|s)\b|['’]",
     re.IGNORECASE,
 )
 
@@ -79,7 +87,7 @@ def read_intent(query: str) -> QueryIntent:
     text = unicodedata.normalize("NFKC", query)
     language = detect_language(text)
     statuses: list[Status] = []
-    rest = text
+    rest = _CONTRAST.sub(" ", text)
     if _NOT_DONE.search(rest):
         statuses += ["実施中", "検討中"]
         rest = _NOT_DONE.sub(" ", rest)

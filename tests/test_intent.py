@@ -20,6 +20,12 @@ from service.intent import detect_language, read_intent
         ("Which recommendations have not been completed yet?", ("実施中", "検討中")),
         ("実施中となっている施策をすべて挙げてください", ("実施中",)),
         ("すでに実施済みの施策の番号を全部教えて", ("実施済み",)),
+        # words around the status that name no topic: "only", "the panel's", a contrast
+        ("Which of the panel's recommendations are still only under study?", ("検討中",)),
+        (
+            "Which recommendations are only under consideration rather than being carried out?",
+            ("検討中",),
+        ),
     ],
 )
 def test_status_only_questions(query: str, statuses: tuple[str, ...]) -> None:
