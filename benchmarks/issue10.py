@@ -25,9 +25,11 @@ Third round (dev-3 added; each rule also scored leave-one-set-out):
 * + the Japanese absent-noun threshold (rule 3) refitted on dev + dev-2 + dev-3.
 Fourth round (dev-4 added, then dev-5 after its one held-back evaluation; nothing fitted):
 * + money asked for without "how much" ("what is the annual budget of …");
-* + answer kinds (``service.answer_kinds``): a question asking for a date, a time of day, an
-  age, a length of time, a rate, countries, places or a person by name is refused when its
-  best measure states none.
+* + answer kinds (``service.answer_kinds``): a question asking for a date, a time of day,
+  days of the week, an age, a length of time, a rate, languages, countries, places or a
+  person by name is refused when its best measure states none (days of the week, languages,
+  "where is … located" and "how many days does it take" were added after dev-5's one
+  held-back evaluation, before dev-6's).
 With -v, every question whose decision differs from its label.
 """
 

@@ -31,8 +31,8 @@ def _evidence(outcome: SearchOutcome, depth: int = 1) -> list[str]:
 # minimum yearly income …", "予算はどれくらい".
 ASKS_MONEY = (
     r"\bwhat(?:'s| is| was| are| were) the (?:\w+ ){0,3}(?:budget|income|salary|wage|fee|fees|"
-    r"cost|price)\b|\bwhat (?:minimum|maximum|annual|yearly|monthly) (?:income|salary|wage|"
-    r"budget)\b|(?:予算|年収|収入|費用|給料|給与|賃金)(?:は|って|の額は?)?(?:いくら|どれくらい|どのくらい)"
+    r"cost|price)\b|\bwhat (?:(?:minimum|maximum|annual|yearly|monthly|average|total) ){1,2}"
+    r"(?:income|salary|wage|budget)\b|(?:予算|年収|収入|費用|給料|給与|賃金)(?:は|って|の額は?)?(?:いくら|どれくらい|どのくらい)"
 )
 
 # A question asking for a quantity ("how many", "何人") can only be answered by a passage
@@ -165,7 +165,9 @@ ANSWER_KINDS: tuple[AnswerKind, ...] = (
     AnswerKind(
         "a date",
         re.compile(
-            rf"いつ|(?<!最長)(?<!最大)何年(?!間|まで)|何月|何日(?!間)|{_WHEN}", re.IGNORECASE
+            rf"いつ|(?<!最長)(?<!最大)何年(?!間|まで|くらい|ぐらい|ほど|程度|かか)|何月|"
+            rf"何日(?!間|くらい|ぐらい|ほど|程度|かか)|{_WHEN}",
+            re.IGNORECASE,
         ),
         re.compile(r"(?:令和|平成|昭和)\s*(?:\d+|元)\s*年|(?<!\d)(?:19|20)\d\d(?!\d)|\d{1,2}\s*月"),
     ),
@@ -175,6 +177,15 @@ ANSWER_KINDS: tuple[AnswerKind, ...] = (
             r"何時(?!間)|\b(?:opening|business|office) hours\b|\bwhat time\b", re.IGNORECASE
         ),
         re.compile(r"\d{1,2}\s*時(?!間)|\d{1,2}:\d\d|午前|午後"),
+    ),
+    AnswerKind(
+        "days of the week",
+        re.compile(
+            r"何曜日?|\b(?:what|which) days?(?: of the week)?\b(?! (?:ago|later|after|before))|"
+            r"\bon weekends?\b|\bweekdays?\b|土日|週末",
+            re.IGNORECASE,
+        ),
+        re.compile(r"曜日?|平日|土日|週末|休日|祝日|年中無休"),
     ),
     AnswerKind(
         "an age",
@@ -188,7 +199,9 @@ ANSWER_KINDS: tuple[AnswerKind, ...] = (
         "a length of time",
         re.compile(
             r"最長何年|最大何年|何年まで|何年間|何時間|何か月|何ヶ月|何カ月|何日間|何週間|"
-            r"どのくらいの期間|\bhow long\b",
+            r"何(?:年|日|週間?|か月)(?:くらい|ぐらい|ほど|程度)?(?:で|が|は)?かか|"
+            r"どのくらいの期間|どのくらい(?:時間|日数|期間)?が?かか|\bhow long\b|"
+            r"\bhow many (?:days|weeks|months|years)\b(?! ago)",
             re.IGNORECASE,
         ),
         re.compile(rf"\d+\s*(?:{_DURATION_UNITS})"),
@@ -203,6 +216,17 @@ ANSWER_KINDS: tuple[AnswerKind, ...] = (
         re.compile(r"\d+(?:\.\d+)?\s*(?:%|パーセント|割)"),
     ),
     AnswerKind(
+        "languages by name",
+        re.compile(r"\b(?:what|which) languages?\b|何語|どの言語|どんな言語", re.IGNORECASE),
+        # a named language, or how many (１００か国語以上 answers "which languages" in part)
+        re.compile(
+            r"(?:英|中国|韓国|朝鮮|ベトナム|フィリピン|タガログ|ネパール|インドネシア|タイ|"
+            r"ポルトガル|スペイン|ミャンマー|クメール|モンゴル|シンハラ|ウルドゥー|ベンガル|"
+            r"ヒンディー|フランス|ドイツ|ロシア|アラビア|ペルシャ|ウクライナ|トルコ)語|"
+            r"\d+\s*(?:か国語|カ国語|ヶ国語|言語)"
+        ),
+    ),
+    AnswerKind(
         "countries by name",
         re.compile(
             r"\b(?:which|what) (?:countr(?:y|ies)|nations?|nationalities)\b|どの国|どこの国|国はどこ",
@@ -215,7 +239,9 @@ ANSWER_KINDS: tuple[AnswerKind, ...] = (
         "places by name",
         re.compile(
             r"\b(?:which|what) (?:cities|city|airports?|prefectures?|ports?|towns?|regions?)\b|"
-            r"どの(?:空港|都市|県|港|町)|どこの(?:空港|都市|県|港)|(?:空港|都市|県|港)はどこ",
+            r"どの(?:空港|都市|県|港|町)|どこの(?:空港|都市|県|港)|(?:空港|都市|県|港)はどこ|"
+            r"\bwhere (?:is|are) (?:the )?(?:\w+ ){0,6}(?:located|based)\b|"
+            r"\bwhat(?:'s| is) the (?:\w+ )?address\b|所在地|住所は|どこにある",
             re.IGNORECASE,
         ),
         names="地名",

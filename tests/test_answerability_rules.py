@@ -134,6 +134,9 @@ def _passages(*texts: str) -> SimpleNamespace:
         # money in 円; the report's only 円 is in 円滑
         ("What is the fee in yen?", "円滑な審査を行う。手数料は200件分を処理", True),
         ("手数料はいくら?", "手数料は4,000円とする。", False),
+        # money asked for without "how much"
+        ("What minimum annual income is needed?", "要件を明確化する。", True),
+        ("What is the annual budget of the grant?", "交付金は10億円。", False),
         # countries in か国
         ("二国間取決めは何か国と作成した?", "17か国との間で作成した。", False),
         ("How many countries signed?", "2019年に作成した。", True),
@@ -172,6 +175,14 @@ def test_a_count_question_needs_a_number_in_the_unit_it_asks_for(
         ("特定技能1号で最長何年いられる?", "通算で5年間を上限とする。", ()),
         ("難民認定率は?", "認定した。", ("a rate",)),
         ("What is the approval rate?", "認定率は1.2%であった。", ()),
+        # days of the week; a length of time asked as "how many days does it take"
+        ("センターは何曜日に開いてる?", "平日の9時から開いている。", ()),
+        ("Is it open on weekends?", "令和2年7月に開所した。", ("days of the week",)),
+        ("審査には何日くらいかかる?", "2022年3月から受け付けている。", ("a length of time",)),
+        ("How many days does a decision take?", "14日以内に通知する。", ()),
+        # languages by name (or how many)
+        ("What languages does the service cover?", "多言語で対応する。", ("languages by name",)),
+        ("ホームページは何語で読める?", "100か国語以上に対応した。", ()),
         # not these kinds: a yes/no question, a "which fields" question
         ("Has the age requirement been relaxed?", "要件を緩和した。", ()),
         ("Which fields were added?", "4分野を追加した。", ()),
@@ -192,6 +203,8 @@ def test_a_question_asking_for_a_date_age_or_rate_needs_one_in_the_evidence(
         ("Which cities had partner clinics?", "東京、名古屋及び大阪の医療機関。", ()),
         ("At which airports is it tested?", "空港で実証実験を行っている。", ("places by name",)),
         ("実験をやってる空港はどこ?", "成田空港で実施している。", ()),
+        ("Where is the support center located?", "新宿区四谷に開所した。", ()),
+        ("Where is the support center located?", "センターを開所した。", ("places by name",)),
         ("Who is the current head of the agency?", "長官の佐藤が述べた。", ()),
         ("入管庁の長官は誰?", "出入国在留管理庁は検討を行った。", ("a person's name",)),
         # not these kinds: who does something (an organisation answers), which fields
