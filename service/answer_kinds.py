@@ -204,7 +204,12 @@ ANSWER_KINDS: tuple[AnswerKind, ...] = (
             r"\bhow many (?:days|weeks|months|years)\b(?! ago)",
             re.IGNORECASE,
         ),
-        re.compile(rf"\d+\s*(?:{_DURATION_UNITS})"),
+        # a number of units, or a period from one date to another (令和2年9月から令和5年6月まで)
+        re.compile(
+            rf"\d+\s*(?:{_DURATION_UNITS})|"
+            r"(?:\d+\s*[年月日]|(?<!\d)(?:19|20)\d\d)\s*から[^。]{0,40}?(?:\d+\s*[年月日]|"
+            r"(?<!\d)(?:19|20)\d\d)\s*まで"
+        ),
     ),
     AnswerKind(
         "a rate",

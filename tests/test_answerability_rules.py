@@ -180,6 +180,7 @@ def test_a_count_question_needs_a_number_in_the_unit_it_asks_for(
         ("Is it open on weekends?", "令和2年7月に開所した。", ("days of the week",)),
         ("審査には何日くらいかかる?", "2022年3月から受け付けている。", ("a length of time",)),
         ("How many days does a decision take?", "14日以内に通知する。", ()),
+        ("How long was the help desk open?", "令和2年9月から令和5年6月まで設置した。", ()),
         # languages by name (or how many)
         ("What languages does the service cover?", "多言語で対応する。", ("languages by name",)),
         ("ホームページは何語で読める?", "100か国語以上に対応した。", ()),
