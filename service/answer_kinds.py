@@ -243,13 +243,38 @@ ANSWER_KINDS: tuple[AnswerKind, ...] = (
     AnswerKind(
         "places by name",
         re.compile(
-            r"\b(?:which|what) (?:cities|city|airports?|prefectures?|ports?|towns?|regions?)\b|"
-            r"どの(?:空港|都市|県|港|町)|どこの(?:空港|都市|県|港)|(?:空港|都市|県|港)はどこ|"
+            r"\b(?:which|what) (?:cities|city|airports?|prefectures?|ports?|towns?|regions?|"
+            r"municipalities|stations?)\b|"
+            r"どの(?:空港|都市|県|港|町|市|駅|自治体|地域)|どこの(?:空港|都市|県|港|市|町|自治体|地域)|"
+            r"(?:空港|都市|県|港|駅|自治体)はどこ|"
             r"\bwhere (?:is|are) (?:the )?(?:\w+ ){0,6}(?:located|based)\b|"
+            r"\bwhere (?:\w+ ){0,2}(?:is|are|was|were|will) (?:\w+ ){0,6}held\b|"
             r"\bwhat(?:'s| is) the (?:\w+ )?address\b|所在地|住所は|どこにある",
             re.IGNORECASE,
         ),
         names="地名",
+    ),
+    AnswerKind(
+        "a test level",
+        # a level of a language or a test, not "what level of government"
+        re.compile(
+            r"何級|何点|(?:日本語|語学|試験|テスト)[^。？?]{0,12}(?:レベル|級|点数?)は|"
+            r"\b(?:japanese|language|test|exam|jlpt|proficiency) (?:\w+ )?(?:level|grade|score)\b|"
+            r"\bwhat (?:level|grade|score) (?:of|in|on) (?:the )?(?:japanese|language|test|exam|jlpt)\b",
+            re.IGNORECASE,
+        ),
+        re.compile(r"(?<![A-Za-z])N[1-5](?!\d)|\d+\s*級|[ABC][12]レベル|\d+\s*点"),
+    ),
+    AnswerKind(
+        "brands by name",
+        re.compile(
+            r"\b(?:which|what) (?:\w+ ){0,2}brands?\b|どの(?:カード)?ブランド|カード会社",
+            re.IGNORECASE,
+        ),
+        re.compile(
+            r"VISA|Visa|Master ?[Cc]ard|マスターカード|JCB|American Express|アメリカン・?エキスプレス|"
+            r"AMEX|Diners|ダイナース|UnionPay|銀聯|PayPay|Suica"
+        ),
     ),
     AnswerKind(
         "a person's name",

@@ -181,6 +181,17 @@ def test_a_count_question_needs_a_number_in_the_unit_it_asks_for(
         ("審査には何日くらいかかる?", "2022年3月から受け付けている。", ("a length of time",)),
         ("How many days does a decision take?", "14日以内に通知する。", ()),
         ("How long was the help desk open?", "令和2年9月から令和5年6月まで設置した。", ()),
+        # a test level, brands by name
+        ("What Japanese test level is needed?", "一定の日本語能力を求める。", ("a test level",)),
+        ("日本語能力試験の何級が必要?", "日本語能力試験N4相当以上。", ()),
+        (
+            "Which card brands are accepted?",
+            "クレジットカードによる納付を検討する。",
+            ("brands by name",),
+        ),
+        ("What level of Japanese does a yonsei need?", "要件を緩和した。", ("a test level",)),
+        # not a test level: "what level of government"
+        ("What level of government runs the help desks?", "地方公共団体が設置する。", ()),
         # languages by name (or how many)
         ("What languages does the service cover?", "多言語で対応する。", ("languages by name",)),
         ("ホームページは何語で読める?", "100か国語以上に対応した。", ()),
@@ -206,6 +217,10 @@ def test_a_question_asking_for_a_date_age_or_rate_needs_one_in_the_evidence(
         ("実験をやってる空港はどこ?", "成田空港で実施している。", ()),
         ("Where is the support center located?", "新宿区四谷に開所した。", ()),
         ("Where is the support center located?", "センターを開所した。", ("places by name",)),
+        ("Where overseas are the exams held?", "国外でも試験を実施している。", ("places by name",)),
+        ("Where are the exams held?", "フィリピンなどで試験を実施している。", ()),
+        ("最寄り駅はどこ?", "センターを開所した。", ("places by name",)),
+        ("最寄り駅はどこ?", "四谷に開所した。", ()),
         ("Who is the current head of the agency?", "長官の佐藤が述べた。", ()),
         ("入管庁の長官は誰?", "出入国在留管理庁は検討を行った。", ("a person's name",)),
         # not these kinds: who does something (an organisation answers), which fields
