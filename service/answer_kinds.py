@@ -281,7 +281,8 @@ ANSWER_KINDS: tuple[AnswerKind, ...] = (
         re.compile(
             r"\bwho(?:'s| is| was| are| were)? (?:the )?(?:\w+ ){0,2}(?:head|chief|director|minister|"
             r"commissioner|leader|president|chair(?:man|person)?)\b|"
-            r"(?:長官|大臣|局長|所長|センター長|代表|会長|委員長|トップ)(?:は|って)誰",
+            r"\bwho (?:chaired|chairs|led|leads|headed|heads)\b|"
+            r"(?:長官|大臣|局長|所長|センター長|代表|会長|委員長|座長|トップ)(?:は|って)誰",
             re.IGNORECASE,
         ),
         names="人名",

@@ -72,7 +72,12 @@ class ReportVocabulary:
         (``morphemes.json``); without them the report is cut here."""
         self.corpus = report_corpus(measures)
         self.tokenizer = tokenizer
-        self.glossaries = [g for g in (glossary, off_report_glossary()) if g is not None]
+        off_report = off_report_glossary()
+        self.glossaries = [g for g in (glossary, off_report) if g is not None]
+        # Only the off-report table names concepts that make a question unanswerable: the
+        # domain glossary also lists terms the report happens not to use for subjects it does
+        # cover (在留期間の更新: measure 2's online residence procedures).
+        self.off_report = off_report
         self.generic_nouns = word_list("generic_nouns_ja.txt")
         self.absent_japanese: dict[str, str] = {}  # Japanese term -> English headword
         self.synonyms: set[str] = set()  # glossary terms of concepts the report does name
@@ -81,16 +86,19 @@ class ReportVocabulary:
             for entry in g.entries:
                 terms = [unicodedata.normalize("NFKC", t) for t in entry.japanese]
                 if not any(t in self.corpus for t in terms):
-                    for term in terms:
-                        self.absent_japanese.setdefault(term, entry.english)
+                    if g is off_report:
+                        for term in terms:
+                            self.absent_japanese.setdefault(term, entry.english)
                 else:
                     self.synonyms.update(terms)
                     self.present_english.update(content_lemmas(entry.english))
-        # One-word absent concepts with their stems, for other inflections (absent_in).
+        # One-word absent concepts with their stems, for other inflections (absent_in):
+        # "deported" for "deportation", whichever of its English names a row lists first.
         self._absent_stems = [
-            (term, english, stem(normalize(english)))
-            for term, english in self.absent_japanese.items()
-            if " " not in english
+            (entry.japanese[0], entry.english, stem(normalize(entry.english)))
+            for entry in off_report.entries
+            if " " not in entry.english
+            and not any(unicodedata.normalize("NFKC", t) in self.corpus for t in entry.japanese)
         ]
         # English words the report speaks of: glosses of its terms (the JMdict lexicon) and
         # the Latin-script words it contains (DX, FRESC, UNHCR …).
@@ -127,13 +135,12 @@ class ReportVocabulary:
                     found.append(term)
             return found
         found = []
-        for g in self.glossaries:
-            for entry in g.matched_entries(text):
-                terms = [unicodedata.normalize("NFKC", t) for t in entry.japanese]
-                if not any(t in self.corpus for t in terms) and not any(
-                    f.startswith(f"{entry.english} (") for f in found
-                ):
-                    found.append(f"{entry.english} ({'/'.join(entry.japanese)})")
+        for entry in self.off_report.matched_entries(text):
+            terms = [unicodedata.normalize("NFKC", t) for t in entry.japanese]
+            if not any(t in self.corpus for t in terms) and not any(
+                f.startswith(f"{entry.english} (") for f in found
+            ):
+                found.append(f"{entry.english} ({'/'.join(entry.japanese)})")
         # Other inflections of absent one-word concepts: "deported" for "deportation".
         stems = {stem(word) for word in normalize(text).split()}
         for term, english, english_stem in self._absent_stems:

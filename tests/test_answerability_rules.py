@@ -223,6 +223,10 @@ def test_a_question_asking_for_a_date_age_or_rate_needs_one_in_the_evidence(
         ("最寄り駅はどこ?", "四谷に開所した。", ()),
         ("Who is the current head of the agency?", "長官の佐藤が述べた。", ()),
         ("入管庁の長官は誰?", "出入国在留管理庁は検討を行った。", ("a person's name",)),
+        ("Who chaired the roundtable?", "懇談会の提言を受けた。", ("a person's name",)),
+        ("懇談会の座長は誰?", "座長の佐藤が取りまとめた。", ()),
+        # members may be organisations: not a person's name
+        ("Who are the members of the councils?", "関係省庁及び業界団体で構成する。", ()),
         # not these kinds: who does something (an organisation answers), which fields
         ("Who inspects the companies?", "外国人技能実習機構が検査する。", ()),
         ("Which fields were added?", "4分野を追加した。", ()),
