@@ -2,9 +2,8 @@
 
     .venv/bin/python benchmarks/issue10.py [-v]
 
-dev-2 … dev-5 are the four held-back files (``data/eval/heldback.jsonl``, ``heldback2.jsonl``,
-``heldback3.jsonl``, ``heldback4.jsonl``), each evaluated once and now spent, used as more
-development data. Never point this at a held-back file still unseen: further work needs a new
+dev-2 … dev-7 are the six held-back files (``data/eval/heldback.jsonl``, ``heldback2.jsonl``
+… ``heldback6.jsonl``), each evaluated once and now spent, used as more development data. Never point this at a held-back file still unseen: further work needs a new
 one, written first.
 
 Prints, for dev and dev-2: unanswerable and answerable questions refused by
@@ -29,7 +28,8 @@ Fourth round (dev-4 added, then dev-5 after its one held-back evaluation; nothin
   days of the week, an age, a length of time, a rate, languages, countries, places or a
   person by name is refused when its best measure states none (days of the week, languages,
   "where is … located" and "how many days does it take" were added after dev-5's one
-  held-back evaluation, before dev-6's).
+  held-back evaluation, before dev-6's; a test level, brands and more places after dev-6's,
+  before dev-7's).
 With -v, every question whose decision differs from its label.
 """
 

@@ -1,7 +1,7 @@
 """Answerability: does the report cover a question? A small rule over retrieval evidence.
 
-Signals: the best dense (e5) cosine per language, concepts the question names that the report
-never mentions (glossary and general immigration vocabulary), Japanese content nouns absent
+Signals: the best dense (e5) cosine per language, general immigration concepts the question
+names that the report never mentions, Japanese content nouns absent
 from the report, whether a question asking for a number finds one in the evidence, whether
 the best measure states any of an English question's words (or a translation of one) and
 names the year the question asks about, and the best second-encoder (USE) cosine.
@@ -26,8 +26,9 @@ class Thresholds:
     """The answerability rule's numbers, per language (see ``benchmarks/answerability.py``).
 
     A question is refused when
-    (1) it names a concept (glossary term, or a general immigration term from
-        ``indexer/vocab/off_report_concepts.tsv``: 帰化, 配偶者, 年金 …) that the report never mentions; or
+    (1) it names a general immigration concept from ``indexer/vocab/off_report_concepts.tsv``
+        (帰化, 配偶者, 年金 …) that the report never mentions (glossary terms do not count: the
+        report may cover their subject in other words); or
     (2) no passage comes close: the best dense (e5) cosine is below ``dense_min``; or
     (3) Japanese only: a content noun of the question occurs nowhere in the report (Sudachi,
         normalised form) and the best dense cosine is below ``noun_dense_max`` — a paraphrase
