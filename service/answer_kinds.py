@@ -27,6 +27,13 @@ def _evidence(outcome: SearchOutcome, depth: int = 1) -> list[str]:
     return [_folded(p.passage.text) for hit in outcome.results[:depth] for p in hit.passages]
 
 
+def _best_measure_text(outcome: SearchOutcome) -> str:
+    """The whole best measure (target, explanation and notes: measure 7's footnotes list the
+    countries), NFKC-folded; not only the passages retrieved for the question."""
+    m = outcome.results[0].measure
+    return _folded("\n".join((m.target, m.explanation, m.notes)))
+
+
 # An amount of money asked for without "how much": "what is the annual budget of …", "what
 # minimum yearly income …", "予算はどれくらい".
 ASKS_MONEY = (
@@ -137,8 +144,7 @@ def year_unmet(question: str, outcome: SearchOutcome) -> bool:
     wanted = years(question)
     if not wanted or not outcome.results:
         return False
-    m = outcome.results[0].measure
-    return not wanted & years("\n".join((m.target, m.explanation, m.notes)))
+    return not wanted & years(_best_measure_text(outcome))
 
 
 @dataclass(frozen=True)
@@ -326,10 +332,7 @@ def kinds_unmet(
     asked = [kind for kind in kinds if kind.asks.search(question)]
     if not asked or not outcome.results:
         return ()
-    # The whole best measure (its notes too: measure 7's footnotes list the countries), not
-    # only the passages retrieved for the question.
-    m = outcome.results[0].measure
-    evidence = _folded("\n".join((m.target, m.explanation, m.notes)))
+    evidence = _best_measure_text(outcome)
     unmet = []
     for kind in asked:
         if kind.names:
