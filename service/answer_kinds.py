@@ -1,8 +1,9 @@
 """What a question asks for (a count, a date, an age, a place …) and whether the evidence states
 one: a question asking "when" is not answered by a measure that names no date.
 
-Each kind is data: a pattern that finds it in a question, and what a passage must contain to
-state it. The rules read the best measure's retrieved passages (``SearchOutcome``), NFKC-folded.
+Each kind is data: a pattern that finds it in a question, and what the evidence must contain
+to state it. Counts are read in the best measure's retrieved passages, years and the other
+kinds in its whole text (notes included), all NFKC-folded.
 How each was measured: BENCHMARKS.md (issue 10, fourth round).
 """
 
@@ -158,6 +159,12 @@ class AnswerKind:
     states: re.Pattern[str] | None = None
     names: str = ""
     name_subtype: str = ""
+
+    def stated_in(self, text: str, tokenizer: Morphemes) -> bool:
+        """Whether ``text`` states an answer of this kind."""
+        if self.names:
+            return _states_a_name(text, tokenizer, self.names, self.name_subtype)
+        return self.states is not None and bool(self.states.search(text))
 
 
 # "when" asks for a date as a question word (sentence-initial, "and when", "since when"), not
@@ -333,13 +340,4 @@ def kinds_unmet(
     if not asked or not outcome.results:
         return ()
     evidence = _best_measure_text(outcome)
-    unmet = []
-    for kind in asked:
-        if kind.names:
-            stated = _states_a_name(evidence, tokenizer, kind.names, kind.name_subtype)
-        else:
-            assert kind.states is not None
-            stated = bool(kind.states.search(evidence))
-        if not stated:
-            unmet.append(kind.name)
-    return tuple(unmet)
+    return tuple(kind.name for kind in asked if not kind.stated_in(evidence, tokenizer))

@@ -72,33 +72,30 @@ class ReportVocabulary:
         (``morphemes.json``); without them the report is cut here."""
         self.corpus = report_corpus(measures)
         self.tokenizer = tokenizer
-        off_report = off_report_glossary()
-        self.glossaries = [g for g in (glossary, off_report) if g is not None]
+        self.generic_nouns = word_list("generic_nouns_ja.txt")
+        self.synonyms: set[str] = set()  # glossary terms of concepts the report does name
+        self.present_english: set[str] = set()  # lemmas of glossary headwords it names
+        self._off_report = off_report_glossary()
+        for g in [g for g in (glossary, self._off_report) if g is not None]:
+            for entry in g.entries:
+                if self._mentions(entry):
+                    self.synonyms.update(unicodedata.normalize("NFKC", t) for t in entry.japanese)
+                    self.present_english.update(content_lemmas(entry.english))
         # Only the off-report table names concepts that make a question unanswerable: the
         # domain glossary also lists terms the report happens not to use for subjects it does
         # cover (在留期間の更新: measure 2's online residence procedures).
-        self.off_report = off_report
-        self.generic_nouns = word_list("generic_nouns_ja.txt")
+        absent = [e for e in self._off_report.entries if not self._mentions(e)]
+        self._absent = frozenset(absent)
         self.absent_japanese: dict[str, str] = {}  # Japanese term -> English headword
-        self.synonyms: set[str] = set()  # glossary terms of concepts the report does name
-        self.present_english: set[str] = set()  # lemmas of glossary headwords it names
-        for g in self.glossaries:
-            for entry in g.entries:
-                terms = [unicodedata.normalize("NFKC", t) for t in entry.japanese]
-                if not any(t in self.corpus for t in terms):
-                    if g is off_report:
-                        for term in terms:
-                            self.absent_japanese.setdefault(term, entry.english)
-                else:
-                    self.synonyms.update(terms)
-                    self.present_english.update(content_lemmas(entry.english))
+        for entry in absent:
+            for term in entry.japanese:
+                self.absent_japanese.setdefault(unicodedata.normalize("NFKC", term), entry.english)
         # One-word absent concepts with their stems, for other inflections (absent_in):
         # "deported" for "deportation", whichever of its English names a row lists first.
         self._absent_stems = [
             (entry.japanese[0], entry.english, stem(normalize(entry.english)))
-            for entry in off_report.entries
+            for entry in absent
             if " " not in entry.english
-            and not any(unicodedata.normalize("NFKC", t) in self.corpus for t in entry.japanese)
         ]
         # English words the report speaks of: glosses of its terms (the JMdict lexicon) and
         # the Latin-script words it contains (DX, FRESC, UNHCR …).
@@ -116,6 +113,10 @@ class ReportVocabulary:
             self.words, self.readings = report_words(tokenizer, self.corpus)
         else:
             self.words, self.readings = set(words[0]), set(words[1])  # readings: katakana
+
+    def _mentions(self, entry: GlossaryEntry) -> bool:
+        """Whether the report uses one of the entry's Japanese terms."""
+        return any(unicodedata.normalize("NFKC", t) in self.corpus for t in entry.japanese)
 
     def measure_text(self, key: tuple[str, int]) -> str:
         """The target, explanation and notes (NFKC) of the measure with this key."""
@@ -135,11 +136,8 @@ class ReportVocabulary:
                     found.append(term)
             return found
         found = []
-        for entry in self.off_report.matched_entries(text):
-            terms = [unicodedata.normalize("NFKC", t) for t in entry.japanese]
-            if not any(t in self.corpus for t in terms) and not any(
-                f.startswith(f"{entry.english} (") for f in found
-            ):
+        for entry in self._off_report.matched_entries(text):
+            if entry in self._absent and not any(f.startswith(f"{entry.english} (") for f in found):
                 found.append(f"{entry.english} ({'/'.join(entry.japanese)})")
         # Other inflections of absent one-word concepts: "deported" for "deportation".
         stems = {stem(word) for word in normalize(text).split()}
