@@ -167,6 +167,11 @@ class Scope:
     editions: Editions = "latest"
 
 
+def _second_worker(slots: int) -> ThreadPoolExecutor:
+    """The threads that run the second encoder beside e5 (started on first use)."""
+    return ThreadPoolExecutor(max_workers=slots, thread_name_prefix="second-encoder")
+
+
 class SearchEngine:
     """Answers searches over one loaded index. Thread-safe."""
 
@@ -200,9 +205,8 @@ class SearchEngine:
         self._encoder_slots = FairSlots(encoder_slots)
         self._encoder_wait = encoder_wait_seconds
         self._vector_cache = _LRU(cache_size)
-        self._second_worker = ThreadPoolExecutor(
-            max_workers=encoder_slots, thread_name_prefix="second-encoder"
-        )
+        self._slot_count = encoder_slots
+        self._second_worker = _second_worker(encoder_slots)
         # Whole outcomes keyed by (normalised query, k, statuses); a reload builds a new
         # engine, so a new index never answers from the old one's cache.
         self._result_cache = _LRU(result_cache_size)
@@ -629,6 +633,13 @@ class SearchEngine:
         return ReportVocabulary(
             self.index.measures, self.glossary, self.tokenizer, english, words=words
         )
+
+    def stop_threads(self) -> None:
+        """Stop the engine's helper threads; the next search starts new ones. A process
+        calls it before it forks workers that share this engine: a thread does not survive
+        a fork, and an executor whose thread is gone would never run its work."""
+        stopped, self._second_worker = self._second_worker, _second_worker(self._slot_count)
+        stopped.shutdown(wait=True)
 
     def clear_cache(self) -> None:
         self._vector_cache.clear()

@@ -346,38 +346,3 @@ def test_the_network_hook_catches_a_real_attempt(tmp_path: Path, settings) -> No
     assert result.returncode != 0 and "offline test" in result.stderr
     events = [json.loads(line)["event"] for line in log.read_text().splitlines()]
     assert events == ["hook-installed", "socket.getaddrinfo", "socket.connect"]
-
-
-def test_workers_serve_and_reload_on_sighup(settings, built_index, tmp_path: Path) -> None:
-    """`serve --workers 2`: both processes answer; SIGHUP to the parent replaces them."""
-    port = free_port()
-    env = server_env(settings, SHISAKU_LOG_LEVEL="info")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", "2"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        assert _wait_for(lambda: _ready(url), timeout=180), "workers never became ready"
-        for _ in range(6):
-            response = httpx.get(url + "/search", params={"q": "難民"}, timeout=30)
-            assert response.status_code == 200 and response.json()["results"]
-        process.send_signal(signal.SIGHUP)
-        time.sleep(1)
-        assert _wait_for(lambda: _ready(url), timeout=180)
-        assert httpx.get(url + "/measures/7", timeout=30).json()["number"] == 7
-    finally:
-        process.terminate()
-        _, errors = process.communicate(timeout=60)
-    assert "Received SIGHUP, restarting processes" in errors
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(url + "/readyz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False

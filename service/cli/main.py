@@ -37,12 +37,13 @@ from service.cli.loading import (
 )
 from service.cli.reports import register_report_commands
 from service.cli.research import register_research_commands
-from service.config import Settings
 from service.errors import BuildError, ShisakuError
 from service.logs import configure_logging
 from service.text import FIELD_LABELS, count_noun
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from service.schemas import MeasureOut, SearchResponse
 
 
@@ -103,8 +104,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging("info" if args.verbose and quiet else settings.log_level)
     preflight(settings)  # a bad glossary or a missing, damaged or stale index stops here
     limit_malloc_arenas()
+    sock = None
     if settings.workers > 1:
-        return serve_workers(settings)
+        from service.http.workers import listening_socket
+
+        sock = listening_socket(settings.host, settings.port)  # a taken port stops here
     # The engine (models, index, warm-up) loads while the web stack is imported: its native
     # parts (onnxruntime, file reads, numpy) run beside the imports.
     from concurrent.futures import ThreadPoolExecutor
@@ -116,10 +120,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     loading = loader.submit(load_engine, settings)
     loader.shutdown(wait=False)
 
-    import uvicorn
-
     from service.http.app import create_app
-    from service.http.server import bounded_protocol
+    from service.http.server import server_of
+
+    if sock is not None:
+        from service.http.workers import serve_forked
+
+        engine = loading.result()
+        loader.shutdown(wait=True)  # no thread of ours is running when the workers fork
+        return serve_forked(settings, engine, sock, loading_since)
 
     exit_code = {"value": 0}
     server: uvicorn.Server | None = None
@@ -131,50 +140,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             server.should_exit = True
 
     app = create_app(settings, on_fatal=on_fatal, loading=loading, loading_since=loading_since)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=False,
-        timeout_keep_alive=settings.keep_alive_seconds,
-        http=bounded_protocol(settings.max_header_bytes, settings.header_timeout_seconds),
-        log_config=None,  # our logging setup (configure_logging) applies to uvicorn too
-    )
-    server = uvicorn.Server(config)
+    server = server_of(app, settings)
     server.run()
     return exit_code["value"]
-
-
-def serve_workers(settings: Settings) -> int:
-    """``serve --workers N``: N processes on one socket, each with its own engine over the
-    same read-only index; SIGHUP to this process replaces them one by one."""
-    import os
-
-    import uvicorn
-
-    # The workers read their settings from the environment, with this command's overrides.
-    os.environ.update(
-        SHISAKU_INDEX_DIR=str(settings.index_dir),
-        SHISAKU_HOST=settings.host,
-        SHISAKU_PORT=str(settings.port),
-        SHISAKU_WORKERS=str(settings.workers),
-        SHISAKU_LOG_LEVEL=settings.log_level,
-    )
-    uvicorn.run(
-        "service.http.app:app_from_environment",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        http="service.http.server:EnvironmentBoundedProtocol",
-        log_level=settings.log_level,
-        access_log=False,
-        timeout_keep_alive=settings.keep_alive_seconds,
-        log_config=None,
-        timeout_worker_healthcheck=120,
-    )
-    return 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:

@@ -28,7 +28,6 @@ from service.http.ops import add_ops_routes
 from service.http.pages import add_page_routes
 from service.http.research import add_research_routes
 from service.http.search import add_search_routes
-from service.logs import configure_logging
 from service.schemas import ErrorResponse
 from service.search import SearchEngine
 
@@ -37,14 +36,6 @@ logger = logging.getLogger(__name__)
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (400, 404, 409, 413, 422, 503)
 }
-
-
-def app_from_environment() -> FastAPI:
-    """The app of one ``serve --workers`` process: settings from the environment, the engine
-    loaded before the worker takes requests (a failed load stops the server)."""
-    settings = load_settings()
-    configure_logging(settings.log_level)
-    return create_app(settings, load_in_background=False)
 
 
 def create_app(

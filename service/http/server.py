@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import json
 import logging
-from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httptools
+import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from service.http.middleware import SECURITY_HEADERS
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from service.config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -127,23 +132,6 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         return None
 
 
-class EnvironmentBoundedProtocol(BoundedHttpToolsProtocol):
-    """The bounded protocol with the limits of the environment's settings: what ``serve
-    --workers`` names, since uvicorn's worker processes import the protocol by name."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.max_header_bytes, self.header_timeout = _environment_limits()
-
-
-@cache
-def _environment_limits() -> tuple[int, float]:
-    from service.config import load_settings
-
-    settings = load_settings()
-    return settings.max_header_bytes, settings.header_timeout_seconds
-
-
 def bounded_protocol(max_header_bytes: int, header_timeout: float) -> type[HttpToolsProtocol]:
     """The protocol class for uvicorn's ``http`` setting, with these bounds."""
     return type(
@@ -151,3 +139,18 @@ def bounded_protocol(max_header_bytes: int, header_timeout: float) -> type[HttpT
         (BoundedHttpToolsProtocol,),
         {"max_header_bytes": max_header_bytes, "header_timeout": header_timeout},
     )
+
+
+def server_of(app: FastAPI, settings: Settings) -> uvicorn.Server:
+    """The uvicorn server for ``app`` with the settings' address, keep-alive and bounds."""
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_keep_alive=settings.keep_alive_seconds,
+        http=bounded_protocol(settings.max_header_bytes, settings.header_timeout_seconds),
+        log_config=None,  # our logging setup (configure_logging) applies to uvicorn too
+    )
+    return uvicorn.Server(config)
