@@ -1,11 +1,13 @@
 """Load test of the real server: a realistic request mix at fixed concurrency over loopback.
 
 Usage: python benchmarks/load_bench.py [--requests 10000] [--concurrency 32] [--warmup 1000]
+       [--workers N]
 
 Starts `shisaku serve` on a free 127.0.0.1 port against the configured index (build it first:
 `make index`), drives it from this process with an asyncio/httpx client, and prints
 throughput, p50/p99 latency per request kind, the error count (anything but 200) and the
-server's RSS after the warm-up and after the run. It also measures the result cache over
+server's RSS after the warm-up and after the run (with workers, summed over the processes,
+and their PSS, which counts each shared page once). It also measures the result cache over
 HTTP: each question's first (cold) request against its repeat (cached).
 """
 
@@ -28,7 +30,15 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import free_port, memory_mb, percentile, questions  # noqa: E402
+from benchmarks.common import free_port, percentile, questions  # noqa: E402
+from benchmarks.server_cpu import processes, rollup  # noqa: E402
+
+
+def server_memory(pid: int) -> tuple[float, float]:
+    """RSS and PSS in MB, summed over the server and its workers."""
+    memory = [rollup(p) for p in processes(pid)]
+    return sum(m["Rss"] for m in memory), sum(m["Pss"] for m in memory)
+
 
 KINDS = (  # (kind, share of requests)
     ("search GET (question pool)", 0.42),
@@ -58,10 +68,11 @@ EXTRA_WORDS = (
 )
 
 
-def start_server(port: int) -> subprocess.Popen[bytes]:
+def start_server(port: int, workers: int = 1) -> subprocess.Popen[bytes]:
     env = dict(os.environ, SHISAKU_LOG_LEVEL="warning")
+    command = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [*command, "--port", str(port), "--workers", str(workers)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -171,24 +182,26 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--warmup", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workers", type=int, default=1, help="`serve --workers`")
     args = parser.parse_args()
 
     pool = questions()
     rng = random.Random(args.seed)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = start_server(port)
+    server = start_server(port, args.workers)
     try:
-        rss_ready = memory_mb(server.pid)
+        time.sleep(1 if args.workers > 1 else 0)  # every worker up
+        rss_ready, pss_ready = server_memory(server.pid)
         cold, cached = cache_phase(url, pool[:60])
         elapsed, _, warm_errors = asyncio.run(
             run(url, plan(args.warmup, pool, rng), args.concurrency)
         )
-        rss_before = memory_mb(server.pid)
+        rss_before, pss_before = server_memory(server.pid)
         elapsed, latencies, errors = asyncio.run(
             run(url, plan(args.requests, pool, rng), args.concurrency)
         )
-        rss_after = memory_mb(server.pid)
+        rss_after, pss_after = server_memory(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -218,6 +231,11 @@ def main() -> int:
         f"server RSS: ready {rss_ready:.0f} MB, warm (after {args.warmup} requests) "
         f"{rss_before:.0f} MB, after the run {rss_after:.0f} MB: growth {growth:+.1f} %"
     )
+    if args.workers > 1:
+        print(
+            f"{args.workers} workers, PSS summed: ready {pss_ready:.0f} MB, warm "
+            f"{pss_before:.0f} MB, after the run {pss_after:.0f} MB"
+        )
     print(
         f"result cache over HTTP, {len(cold)} questions sequentially: cold p50 "
         f"{percentile(cold, 0.5):.1f} ms (p99 {percentile(cold, 0.99):.1f}), cached p50 "
