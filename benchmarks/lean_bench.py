@@ -1,7 +1,9 @@
 """The lean query path, measured: one-shot CLI commands, MCP start, server cold start, uncached
-/search latency against the in-process torch encode (interleaved), throughput and RSS.
+/search latency against the in-process torch encode (interleaved), throughput and RSS; then
+the throughput and memory of `serve --workers 2` (forked workers sharing one loaded engine).
 
 Usage: python benchmarks/lean_bench.py [--requests 300] [--concurrency 8] [--repeat 3]
+       [--workers 2]
 
 Uses the index at SHISAKU_INDEX_DIR (build it first: `make index`) and the query encoder of
 SHISAKU_QUERY_ENCODER (run it with SHISAKU_QUERY_ENCODER=torch for the torch path). Prints
@@ -78,11 +80,65 @@ def torch_encoder():  # noqa: ANN201
     return encoder
 
 
+def throughput(url: str, queries: list[str], concurrency: int) -> tuple[float, int]:
+    """Requests per second for ``queries`` sent at ``concurrency``, and the non-200 count."""
+    errors = 0
+    lock = threading.Lock()
+    local = threading.local()
+
+    def one(q: str) -> None:
+        nonlocal errors
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = httpx.Client(base_url=url, timeout=60)
+        if client.get("/search", params={"q": q}).status_code != 200:
+            with lock:
+                errors += 1
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as workers:
+        list(workers.map(one, queries))
+    return len(queries) / (time.perf_counter() - started), errors
+
+
+def with_workers(workers: int, queries: list[str], concurrency: int) -> dict[str, str]:
+    """Throughput and memory of `serve --workers N` (forked from one loaded engine)."""
+    from benchmarks.load_bench import server_memory
+
+    env = dict(os.environ, SHISAKU_LOG_LEVEL="warning")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port), "--workers", str(workers)], cwd=ROOT, env=env
+    )
+    try:
+        wait_ready(server, url + "/readyz")
+        time.sleep(1)  # every worker up
+        rss, pss = server_memory(server.pid)
+        throughput(url, [q + " 〔w-warm〕" for q in queries[:60]], concurrency)
+        rate, errors = throughput(url, [q + " 〔w〕" for q in queries], concurrency)
+        rss_after, pss_after = server_memory(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    label = f"`serve --workers {workers}`"
+    return {
+        f"{label}: throughput, concurrency {concurrency}, new queries": (
+            f"{rate:.1f} req/s ({errors} errors)"
+        ),
+        f"{label}: RSS summed / PSS summed, ready": f"{rss:.0f} / {pss:.0f} MB",
+        f"{label}: RSS summed / PSS summed, after the run": f"{rss_after:.0f} / {pss_after:.0f} MB",
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--workers", type=int, default=2, help="also measure `serve --workers N` (1: skip)"
+    )
     args = parser.parse_args()
     rows: dict[str, str] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
@@ -144,30 +200,16 @@ def main() -> int:
         rows["torch e5 encode of the same queries in-process (median)"] = f"{encode:.1f} ms"
         rows["ratio p50 HTTP / torch encode"] = f"{p50 / encode:.2f}"
 
-        errors = 0
-        lock = threading.Lock()
-        local = threading.local()
-
-        def one(q: str) -> None:
-            nonlocal errors
-            client = getattr(local, "client", None)
-            if client is None:
-                client = local.client = httpx.Client(base_url=url, timeout=60)
-            if client.get("/search", params={"q": q + " 〔c8〕"}).status_code != 200:
-                with lock:
-                    errors += 1
-
-        started = time.perf_counter()
-        with ThreadPoolExecutor(args.concurrency) as workers:
-            list(workers.map(one, unique))
-        throughput = len(unique) / (time.perf_counter() - started)
+        rate, errors = throughput(url, [q + " 〔c8〕" for q in unique], args.concurrency)
         rows[f"throughput, concurrency {args.concurrency}, new queries"] = (
-            f"{throughput:.1f} req/s ({errors} errors)"
+            f"{rate:.1f} req/s ({errors} errors)"
         )
         rows["server RSS after the run"] = f"{memory_mb(server.pid):.0f} MB"
     finally:
         server.terminate()
         server.wait(timeout=30)
+    if args.workers > 1:
+        rows.update(with_workers(args.workers, unique, args.concurrency))
     rows["date"] = time.strftime("%Y-%m-%d %H:%M")
     for key, value in rows.items():
         print(f"| {key} | {value} |")
