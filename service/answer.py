@@ -67,6 +67,7 @@ class Answer:
     decision: Decision
     warning: str | None = None
     whole_is_direct: bool = False  # every line answers directly (a list of status changes)
+    reason: str | None = None  # why it is not answerable (None when it is)
 
 
 MAX_MEASURES_CITED = 3  # an extractive answer quotes at most this many measures
@@ -472,16 +473,19 @@ def compose(
 ) -> Answer:
     """Turn retrieved results into an answer (the second half of answering); a question
     about status changes is answered from the editions' history (``change``)."""
-    warning = None
+    warning = reason = None
     whole = False
     used: Mode = mode
     if change is not None:
         language = outcome.signals.language
         text, citations = compose_change(change, change.asked.into, language, reports or {})
         answerable = change.old is not None
+        if not answerable:
+            reason = "the index holds only one edition of the report: no status change to tell"
         used = "extractive"
         whole = True
     elif not decision.answerable or not outcome.results:
+        reason = decision.reason if not decision.answerable else "no measure was retrieved"
         text, citations = refusal_text(outcome.signals.language), list[Citation]()
         closest = decision.features.closest_unfiltered
         if closest is not None:
@@ -510,6 +514,7 @@ def compose(
         decision=decision,
         warning=warning,
         whole_is_direct=whole,
+        reason=reason,
     )
 
 

@@ -361,12 +361,18 @@ class AskResponse(BaseModel):
         "the generated answer cites no retrieved measure; check it against the results",
         default=None,
     )
+    reason: str | None = _described(
+        "why the report is taken not to answer the question (omitted when it answers)",
+        "the question asks for a date and the best measure states none",
+        default=None,
+    )
 
     @classmethod
     def of(cls, answer: Answer, view: OutcomeView) -> AskResponse:
         return cls(
             question=answer.question,
             answerable=answer.answerable,
+            reason=answer.reason,
             answer=answer.text,
             direct_end=len(answer.text) if answer.whole_is_direct else direct_end(answer.text),
             citations=[

@@ -73,7 +73,19 @@ def test_ask_ja_cites_measure_7_note(server_url: str) -> None:
         for c in body["citations"]
     )
     assert len(body["results"]) == 5
+    assert "reason" not in body  # only a refusal says why
     check_citations(body)
+
+
+def test_a_refusal_says_why(server_url: str) -> None:
+    body = post(server_url, "/ask", {"question": "電子渡航認証制度はいつから導入されますか"}).json()
+    assert body["answerable"] is False
+    assert body["reason"] == "the question asks for a date and the best measure states none"
+    stream = httpx.post(
+        server_url + "/ask/stream", json={"question": "qwzxv"}, timeout=60
+    ).text.split("event: done\ndata: ")[1]
+    done = json.loads(stream.split("\n")[0])
+    assert done["answerable"] is False and "no content word" in done["reason"]
 
 
 def test_ask_en_gets_an_english_lead_line(server_url: str) -> None:

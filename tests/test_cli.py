@@ -152,6 +152,17 @@ def test_ask_prints_the_answer_once_and_each_source_once(settings, built_index) 
     assert rows[0] == "施策7" and len(rows) == len(set(rows))
 
 
+def test_ask_says_why_it_does_not_answer(settings, built_index) -> None:
+    done = run_cli(settings, "ask", "What time does the Foreign Residents Support Center close?")
+    assert done.returncode == 0, done.stderr
+    assert "(why: the question asks for a time of day and the best measure states none)" in (
+        " ".join(done.stdout.split())
+    )
+    assert "Closest measures:" in done.stdout
+    answered = run_cli(settings, "ask", "特定技能2号の分野は?")
+    assert "why:" not in answered.stdout
+
+
 def test_serve_says_when_it_is_ready_at_the_default_log_level(settings, built_index) -> None:
     from conftest import free_port, server_env, start_server, stop_server
 

@@ -55,6 +55,12 @@ async def exercise(client: Client) -> None:
     assert "Sources: 施策7" in text_of(answer)
     assert "Quoted from: isa-7th-roundtable-status-2024, 2024" in text_of(answer)
     assert "118" not in text_of(answer).split("Sources:")[1]  # no raw offsets
+    assert answer.structured_content.get("reason") is None and "why:" not in text_of(answer)
+
+    refused = await client.call_tool("answer_question", {"question": "qwzxv"})
+    assert refused.structured_content["answerable"] is False
+    assert "no content word" in refused.structured_content["reason"]
+    assert "why: the question shares no content word" in text_of(refused)
 
     cases: list[tuple[str, dict[str, Any]]] = [
         ("search_measures", {"query": "難民", "k": 0}),

@@ -64,6 +64,8 @@ def print_answer(response: AskResponse) -> None:
                 shorten(result.target, 200) if result else "",
             )
         print_table(grid)
+    if response.reason:
+        out.print(Text(f"(why: {response.reason})", style="dim"), soft_wrap=True)
     if not response.answerable and response.results:
         out.print(Text("\nClosest measures:", style="bold"))
         grid = table("measure", "status", "recommended measure", rest="recommended measure")

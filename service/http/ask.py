@@ -29,7 +29,7 @@ SSE_EVENT_SCHEMA: dict[str, Any] = {
             "type": "string",
             "contentMediaType": "application/json",
             "description": "the event's JSON: {question, results} | {text} | {citations} | "
-            "{answerable, mode, took_ms, direct_end, warning?}",
+            "{answerable, mode, took_ms, direct_end, warning?, reason?}",
             "examples": ['{"text": "特定技能２号の対象分野について、…［施策7］"}'],
         },
     },
@@ -116,6 +116,8 @@ def add_ask_routes(app: FastAPI) -> None:
             }
             if answer.warning:
                 done["warning"] = answer.warning
+            if response.reason:
+                done["reason"] = response.reason
             yield sse("done", done)
 
         return StreamingResponse(

@@ -152,6 +152,8 @@ def render_answer(response: AskResponse) -> str:
         lines.append(f"Quoted from: {'; '.join(quoted)}")
     if response.warning:
         lines.append(f"warning: {response.warning}")
+    if response.reason:
+        lines.append(f"why: {response.reason}")
     return "\n".join(lines)
 
 
