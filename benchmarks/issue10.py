@@ -1,4 +1,4 @@
-"""Issue 10, second to fourth rounds: answerability rules on the development sets.
+"""Issue 10, second to fifth rounds: answerability rules on the development sets.
 
     .venv/bin/python benchmarks/issue10.py [-v]
 
@@ -30,6 +30,9 @@ Fourth round (dev-4 added, then dev-5 after its one held-back evaluation; nothin
   "where is … located" and "how many days does it take" were added after dev-5's one
   held-back evaluation, before dev-6's; a test level, brands and more places after dev-6's,
   before dev-7's).
+Fifth round (dev-7 added; nothing fitted): + a penalty (罰則, "what penalty"; an order or a
+revocation states one), requirements to become, join or qualify (要件, 条件, 基準), documents
+(書類, 証明書 …); written after v6's evaluation, before v7's.
 With -v, every question whose decision differs from its label.
 """
 

@@ -290,6 +290,39 @@ ANSWER_KINDS: tuple[AnswerKind, ...] = (
         ),
     ),
     AnswerKind(
+        "a penalty",
+        re.compile(
+            r"\b(?:penalt(?:y|ies)|punish(?:ed|ment|ments)?|sanctions?|fined|fines?)\b|"
+            r"罰則|罰金|罰せられ|処罰|ペナルティ",
+            re.IGNORECASE,
+        ),
+        # a penalty, or the orders and revocations the report's measures name
+        re.compile(r"罰|命令|取消|取り消|処分|停止"),
+    ),
+    AnswerKind(
+        "requirements",
+        # what it takes to become, join or qualify for something
+        re.compile(
+            r"\bwho (?:is|are) eligible\b|\beligibility (?:requirements|criteria|conditions)\b|"
+            r"\b(?:requirements?|criteria|conditions|qualifications) (?:to|for) (?:become|becoming|"
+            r"join|joining|qualify|qualifying|register|registering)\b|"
+            r"\bwhat (?:does|do|must|should) (?:a |an |the )?(?:\w+ ){0,3}(?:have|need) to do to "
+            r"(?:become|join|qualify|register)\b|"
+            r"(?:なる|入る|参加する|加入する|登録する|認められる|受ける)ための(?:条件|要件|基準)",
+            re.IGNORECASE,
+        ),
+        re.compile(r"要件|条件|基準"),
+    ),
+    AnswerKind(
+        "documents",
+        re.compile(
+            r"\b(?:which|what) (?:\w+ )?(?:documents|papers|paperwork|certificates)\b|"
+            r"(?:どんな|どの|何の)(?:書類|証明書)|(?:必要な|提出する)(?:書類|証明書)(?:は|って)",
+            re.IGNORECASE,
+        ),
+        re.compile(r"書類|証明書|申請書|届出書|住民票|旅券|パスポート"),
+    ),
+    AnswerKind(
         "a person's name",
         re.compile(
             r"\bwho(?:'s| is| was| are| were)? (?:the )?(?:\w+ ){0,2}(?:head|chief|director|minister|"

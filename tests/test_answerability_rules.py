@@ -195,8 +195,23 @@ def test_a_count_question_needs_a_number_in_the_unit_it_asks_for(
         # languages by name (or how many)
         ("What languages does the service cover?", "多言語で対応する。", ("languages by name",)),
         ("ホームページは何語で読める?", "100か国語以上に対応した。", ()),
-        # not these kinds: a yes/no question, a "which fields" question
+        # a penalty: a penalty, or an order or revocation, states one
+        ("What penalty does a broker face?", "送出機関の情報を共有した。", ("a penalty",)),
+        ("監理団体への罰則は?", "許可の取消しや事業停止命令を行う。", ()),
+        # requirements to become, join or qualify
+        ("登録支援機関になるための要件は?", "登録支援機関の情報を公表した。", ("requirements",)),
+        ("Who is eligible to join the program?", "一定の要件を満たす者を対象とする。", ()),
+        (
+            "What does a company have to do to become a registered support organization?",
+            "登録支援機関の情報を公表した。",
+            ("requirements",),
+        ),
+        # documents by name
+        ("What documents do I need to apply?", "申請を受け付けている。", ("documents",)),
+        ("どんな書類が必要?", "提出書類を簡素化した。", ()),
+        # not these kinds: a yes/no question, a "which fields" question, conditions of a size
         ("Has the age requirement been relaxed?", "要件を緩和した。", ()),
+        ("書類を省略できる会社の条件は?", "一定の規模の機関は省略できる。", ()),
         ("Which fields were added?", "4分野を追加した。", ()),
     ],
 )
