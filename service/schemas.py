@@ -156,15 +156,20 @@ class MeasureOut(BaseModel):
     @classmethod
     def of(cls, measure: Measure, reports: Mapping[str, Any] | None = None) -> MeasureOut:
         """``reports`` maps report ids to their records (the index's ``reports``)."""
-        return cls(
-            report=ReportOut.of(measure.report, reports),
-            number=measure.number,
-            status=measure.status,
-            status_en=measure.status_en,
-            target=measure.target,
-            explanation=measure.explanation,
-            notes=measure.notes,
-        )
+        return cls(**_measure_fields(measure, reports))
+
+
+def _measure_fields(measure: Measure, reports: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A measure's fields as MeasureOut (and SearchResult) take them."""
+    return {
+        "report": ReportOut.of(measure.report, reports),
+        "number": measure.number,
+        "status": measure.status,
+        "status_en": measure.status_en,
+        "target": measure.target,
+        "explanation": measure.explanation,
+        "notes": measure.notes,
+    }
 
 
 class SearchResult(MeasureOut):
@@ -185,6 +190,7 @@ class SearchResult(MeasureOut):
         passages = []
         for p in hit.passages:
             marks = view.marks_of(p.passage.id)
+            sentence = marks.sentence
             passages.append(
                 PassageOut(
                     field=p.passage.field,
@@ -194,12 +200,12 @@ class SearchResult(MeasureOut):
                     score=p.score,
                     highlights=[SpanOut(start=s.start, end=s.end) for s in marks.terms],
                     sentence=None
-                    if marks.sentence is None
-                    else SpanOut(start=marks.sentence.start, end=marks.sentence.end),
+                    if sentence is None
+                    else SpanOut(start=sentence.start, end=sentence.end),
                 )
             )
         return cls(
-            **MeasureOut.of(hit.measure, view.reports).model_dump(),
+            **_measure_fields(hit.measure, view.reports),
             score=hit.score,
             relevance=relevance,
             passages=passages,
