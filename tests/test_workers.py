@@ -1,7 +1,8 @@
 """`shisaku serve --workers 2` on real processes: the engine is loaded once and the workers are
 forked from it; SIGHUP and POST /admin/reload replace every worker with one serving the new
-index; a failed reload leaves the workers serving; a killed worker is replaced; a taken port
-stops the command with a clear error; SIGTERM stops every worker.
+index; a failed reload leaves the workers serving; a killed worker is replaced; MCP calls work
+whichever worker a connection reaches; a taken port stops the command with a clear error;
+SIGTERM stops every worker.
 
 The module builds a small index (tests/fixtures/second_report.txt, 3 measures) and serves it
 with a real `shisaku serve --workers 2`."""
@@ -190,6 +191,37 @@ def test_a_killed_worker_is_replaced(farm: Farm) -> None:
     assert f"worker {victim} exited" in farm.log()
     for _ in range(6):
         assert httpx.get(farm.url + "/search", params={"q": "難民"}, timeout=30).status_code == 200
+
+
+def test_mcp_calls_on_new_connections_reach_any_worker(farm: Farm) -> None:
+    """A chat tool reconnects after the keep-alive; its calls must not depend on which worker
+    the new connection reaches (a session of one worker is unknown to the other)."""
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+        "mcp-protocol-version": "2025-06-18",
+    }
+    hello = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "test", "version": "1"},
+        },
+    }
+    assert httpx.post(farm.url + "/mcp", json=hello, headers=headers, timeout=30).is_success
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "search_measures", "arguments": {"query": "難民", "k": 1}},
+    }
+    for _ in range(12):
+        with httpx.Client(timeout=30) as client:  # a new connection each time
+            response = client.post(farm.url + "/mcp", json=call, headers=headers)
+        assert response.status_code == 200 and '"number"' in response.text, response.text
 
 
 def test_a_taken_port_stops_serve_with_a_clear_error(farm: Farm, farm_env: dict[str, str]) -> None:

@@ -64,6 +64,10 @@ def mount_mcp(app: FastAPI, host: str = "127.0.0.1") -> None:
         streamable_http_path="/mcp",
         host=host,
         transport_security=transport_security(state.settings),
+        # A session lives in the process that began it; with several workers a client's next
+        # connection may reach another one (404 "session not found"). The tools keep no
+        # state, so workers serve each request on its own.
+        stateless_http=state.settings.workers > 1,
     )
     for route in starlette_app.routes:
         app.router.routes.append(route)
