@@ -110,3 +110,17 @@ def load_settings() -> Settings:
         raise ConfigError(
             "invalid configuration: " + "; ".join(problems) + ". Fix or unset the variable."
         ) from None
+
+
+def with_options(settings: Settings, options: dict[str, object]) -> Settings:
+    """``settings`` with command-line options (``--workers 2`` as ``{"workers": 2}``) applied
+    and validated by the same rules as the variables; a bad value fails with a message naming
+    the option."""
+    updated = settings.model_copy()
+    for name, value in options.items():
+        try:
+            Settings.__pydantic_validator__.validate_assignment(updated, name, value)
+        except ValidationError as exc:
+            option = "--" + name.replace("_", "-")
+            raise ConfigError(f"{option}: {exc.errors()[0]['msg']} (got {value!r})") from None
+    return updated

@@ -198,3 +198,30 @@ def test_serve_caps_malloc_arenas(monkeypatch: pytest.MonkeyPatch) -> None:
     assert os.environ["MALLOC_ARENA_MAX"] == "4"
     monkeypatch.setenv("MALLOC_ARENA_MAX", "many")
     assert limit_malloc_arenas() is None
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--workers", "0"], "--workers: Input should be greater than or equal to 1 (got 0)"),
+        (["--workers", "100"], "--workers: Input should be less than or equal to 64 (got 100)"),
+        (["--port", "70000"], "--port: Input should be less than or equal to 65535"),
+    ],
+)
+def test_serve_refuses_a_bad_option_before_loading_anything(
+    settings, option: list[str], message: str
+) -> None:
+    done = run_cli(settings, "serve", *option, timeout=60)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_command_line_options_are_validated_like_the_variables() -> None:
+    from service.config import Settings, with_options
+    from service.errors import ConfigError
+
+    settings = Settings()
+    assert with_options(settings, {"workers": "3", "port": 8100}).workers == 3
+    assert settings.workers == 1  # the original is unchanged
+    with pytest.raises(ConfigError, match="--workers"):
+        with_options(settings, {"workers": -1})

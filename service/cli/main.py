@@ -37,6 +37,7 @@ from service.cli.loading import (
 )
 from service.cli.reports import register_report_commands
 from service.cli.research import register_research_commands
+from service.config import with_options
 from service.errors import BuildError, ShisakuError
 from service.logs import configure_logging
 from service.text import FIELD_LABELS, count_noun
@@ -92,13 +93,9 @@ def limit_malloc_arenas(arenas: int = SERVER_MALLOC_ARENAS) -> int | None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from service.engine import preflight
 
-    settings = settings_from(args)
-    settings = settings.model_copy(
-        update={
-            "host": args.host or settings.host,
-            "port": args.port or settings.port,
-            "workers": args.workers or settings.workers,
-        }
+    options = {name: getattr(args, name) for name in ("host", "port", "workers")}
+    settings = with_options(
+        settings_from(args), {name: value for name, value in options.items() if value is not None}
     )
     quiet = settings.log_level in ("warning", "error")
     configure_logging("info" if args.verbose and quiet else settings.log_level)
