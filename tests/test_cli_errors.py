@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -75,7 +77,7 @@ def test_serve_with_a_bad_glossary_stops_at_start(
     result = shisaku(
         "serve",
         "--port",
-        "0",
+        str(free_port()),
         env={
             "SHISAKU_INDEX_DIR": str(fake_settings.index_dir),
             "SHISAKU_GLOSSARY": str(glossary),
@@ -88,5 +90,7 @@ def test_serve_with_a_bad_glossary_stops_at_start(
 
 
 def test_missing_index_stops_serve_at_once(tmp_path: Path) -> None:
-    result = shisaku("serve", "--port", "0", env={"SHISAKU_INDEX_DIR": str(tmp_path / "none")})
+    result = shisaku(
+        "serve", "--port", str(free_port()), env={"SHISAKU_INDEX_DIR": str(tmp_path / "none")}
+    )
     assert_one_line_error(result, "no index", "shisaku index")

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from conftest import free_port
 from pydantic import SecretStr
 
 from indexer.manifest import DENSE_PASSAGES, MANIFEST, sha256_file
@@ -125,7 +126,7 @@ def test_serve_refuses_a_damaged_index_at_once(
     rewrite_manifest(index, lambda m: [])
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "service.cli", "serve", "--port", "0"],
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(free_port())],
         cwd=ROOT,
         env={**os.environ, "SHISAKU_INDEX_DIR": str(index)},
         capture_output=True,
