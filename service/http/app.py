@@ -42,14 +42,12 @@ def create_app(
     settings: Settings | None = None,
     engine: SearchEngine | None = None,
     on_fatal: Callable[[str], None] | None = None,
-    load_in_background: bool = True,
     loading: Future[SearchEngine] | None = None,
     loading_since: float | None = None,
 ) -> FastAPI:
-    """Build the app. Unless ``engine`` is given, the engine is loaded at startup: in the
-    background (``/healthz`` answers meanwhile, ``/readyz`` says 503), or before serving
-    when ``load_in_background`` is false. ``on_fatal`` is called with one line when it
-    cannot be loaded. ``loading``: the engine, being loaded already (``serve`` starts it
+    """Build the app. Unless ``engine`` is given, the engine is loaded at startup in the
+    background (``/healthz`` answers meanwhile, ``/readyz`` says 503). ``on_fatal`` is called
+    with one line when it cannot be loaded. ``loading``: the engine, being loaded already (``serve`` starts it
     before it imports the web stack), since ``loading_since`` (a ``time.perf_counter()``
     reading, for the "ready" log line)."""
     settings = settings or load_settings()
@@ -57,13 +55,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = None
-        if engine is None and load_in_background:
-            task = asyncio.create_task(_load(app))
-        elif engine is None:
-            await _load(app)
-            if state.engine is None:
-                raise RuntimeError(state.load_error or "the engine could not be loaded")
+        task = asyncio.create_task(_load(app)) if engine is None else None
         unwatch = watch_sighup(app)  # SIGHUP reloads the index
         async with mcp_lifespan(app):  # the MCP session manager at /mcp
             yield

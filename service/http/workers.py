@@ -108,7 +108,9 @@ class Supervisor:
     def _watch(self) -> int:
         while True:
             time.sleep(POLL_SECONDS)
-            pending, self._signals[:] = set(self._signals), []
+            pending = set()
+            while self._signals:  # one pop at a time: a signal arriving meanwhile is kept
+                pending.add(self._signals.pop())
             if pending & set(STOP_SIGNALS):
                 logger.info("stopping %d workers", len(self.workers))
                 return 0
