@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -236,6 +236,24 @@ def start_server(
         time.sleep(0.3)
     process.kill()
     raise RuntimeError("server did not become ready in time")
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 120.0, poll: float = 0.1) -> bool:
+    """Whether ``predicate`` became true within ``timeout`` seconds, checked every ``poll``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(poll)
+    return False
+
+
+def drain_output(process: subprocess.Popen[bytes], into: list[str]) -> None:
+    """Read a server's output into ``into`` line by line (run it on a thread), so the pipe
+    never fills."""
+    assert process.stdout is not None
+    for line in iter(process.stdout.readline, b""):
+        into.append(line.decode(errors="replace"))
 
 
 def stop_server(process: subprocess.Popen[bytes]) -> None:

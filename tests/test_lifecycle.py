@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, free_port, server_env, start_server, stop_server
+from conftest import ROOT, drain_output, free_port, server_env, start_server, stop_server, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -88,18 +88,12 @@ def life(settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Life]:
     port = free_port()
     state.process = start_server(env, port, verbose=True)
     state.url = f"http://127.0.0.1:{port}"
-    reader = threading.Thread(target=_drain, args=(state.process, state.output), daemon=True)
+    reader = threading.Thread(target=drain_output, args=(state.process, state.output), daemon=True)
     reader.start()
     try:
         yield state
     finally:
         stop_server(state.process)
-
-
-def _drain(process: subprocess.Popen[bytes], into: list[str]) -> None:
-    assert process.stdout is not None
-    for line in iter(process.stdout.readline, b""):
-        into.append(line.decode(errors="replace"))
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -214,15 +208,6 @@ def test_failed_reload_keeps_the_old_index(life: Life, index_models) -> None:
 # ---- a killed build ----------------------------------------------------------------------------
 
 
-def _wait_for(predicate, timeout: float = 120.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.002)
-    return False
-
-
 @pytest.mark.parametrize("moment", ["loading models", "writing the build", "writing the manifest"])
 def test_killed_index_build_leaves_a_loadable_index(life: Life, encoders, moment: str) -> None:
     from service.index import load_index
@@ -240,13 +225,14 @@ def test_killed_index_build_leaves_a_loadable_index(life: Life, encoders, moment
         if moment == "loading models":
             time.sleep(1.5)
         elif moment == "writing the build":
-            assert _wait_for(lambda: bool(building())), "the build never started"
+            assert wait_for(lambda: bool(building()), poll=0.002), "the build never started"
         else:
-            assert _wait_for(
+            assert wait_for(
                 lambda: (
                     any((p / "manifest.json").exists() for p in building())
                     or life.index_dir.resolve() != old_target
-                )
+                ),
+                poll=0.002,  # catch the build between its manifest and the switch
             ), "the build never reached its manifest"
     finally:
         process.send_signal(signal.SIGKILL)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, free_port, server_env
+from conftest import ROOT, drain_output, free_port, server_env, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -56,15 +56,6 @@ class Farm:
         }
 
 
-def _wait_for(predicate: Callable[[], bool], timeout: float = 120.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def _ready(url: str) -> bool:
     try:
         return httpx.get(url + "/readyz", timeout=2).status_code == 200
@@ -87,12 +78,6 @@ def _serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-
-
-def _drain(process: subprocess.Popen[bytes], into: list[str]) -> None:
-    assert process.stdout is not None
-    for line in iter(process.stdout.readline, b""):
-        into.append(line.decode(errors="replace"))
 
 
 @pytest.fixture(scope="module")
@@ -118,10 +103,10 @@ def farm(farm_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> 
     process = _serve(farm_env, port)
     state = Farm(Path(farm_env["SHISAKU_INDEX_DIR"]), SMALL_CORPUS, corpus_b, "", process)
     state.url = f"http://127.0.0.1:{port}"
-    threading.Thread(target=_drain, args=(process, state.output), daemon=True).start()
+    threading.Thread(target=drain_output, args=(process, state.output), daemon=True).start()
     try:
-        assert _wait_for(lambda: _ready(state.url), 180), state.log()
-        assert _wait_for(lambda: len(state.workers()) == 2, 30), state.log()
+        assert wait_for(lambda: _ready(state.url), 180), state.log()
+        assert wait_for(lambda: len(state.workers()) == 2, 30), state.log()
         yield state
     finally:
         process.terminate()
@@ -147,7 +132,7 @@ def test_sighup_replaces_every_worker_with_the_new_index(farm: Farm, index_model
     before, old_workers = farm.log().count("workers replaced"), farm.workers()
     build_id = _build(farm.index_dir, corpus, index_models)
     farm.process.send_signal(signal.SIGHUP)
-    assert _wait_for(_replaced(farm, before)), farm.log()
+    assert wait_for(_replaced(farm, before)), farm.log()
     assert farm.served_builds() == {build_id}
     new_workers = farm.workers()
     assert len(new_workers) == 2 and not new_workers & old_workers
@@ -161,7 +146,7 @@ def test_admin_reload_reaches_every_worker(farm: Farm, index_models) -> None:
         farm.url + "/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120
     )
     assert response.status_code == 200 and response.json()["build_id"] == build_id
-    assert _wait_for(_replaced(farm, before)), farm.log()
+    assert wait_for(_replaced(farm, before)), farm.log()
     assert farm.served_builds() == {build_id}
 
 
@@ -172,7 +157,7 @@ def test_a_failed_reload_leaves_the_workers_serving(farm: Farm, index_models) ->
     target.write_bytes(target.read_bytes()[:-10])  # truncate a file of the linked build
     try:
         farm.process.send_signal(signal.SIGHUP)
-        assert _wait_for(lambda: farm.log().count("SIGHUP reload failed") > failures), farm.log()
+        assert wait_for(lambda: farm.log().count("SIGHUP reload failed") > failures), farm.log()
         assert farm.workers() == workers
         assert farm.served_builds() == served
         assert httpx.get(farm.url + "/search", params={"q": "交通"}, timeout=30).status_code == 200
@@ -180,14 +165,14 @@ def test_a_failed_reload_leaves_the_workers_serving(farm: Farm, index_models) ->
         before = farm.log().count("workers replaced")
         _build(farm.index_dir, farm.corpus_a, index_models)
         farm.process.send_signal(signal.SIGHUP)
-        _wait_for(_replaced(farm, before))
+        wait_for(_replaced(farm, before))
 
 
 def test_a_killed_worker_is_replaced(farm: Farm) -> None:
     workers = farm.workers()
     victim = min(workers)
     os.kill(victim, signal.SIGKILL)
-    assert _wait_for(lambda: len(farm.workers()) == 2 and victim not in farm.workers(), 30)
+    assert wait_for(lambda: len(farm.workers()) == 2 and victim not in farm.workers(), 30)
     assert f"worker {victim} exited" in farm.log()
     for _ in range(6):
         assert httpx.get(farm.url + "/search", params={"q": "難民"}, timeout=30).status_code == 200
@@ -246,9 +231,9 @@ def test_sigterm_stops_every_worker(farm_env: dict[str, str]) -> None:
     port = free_port()
     process = _serve(farm_env, port)
     output: list[str] = []
-    threading.Thread(target=_drain, args=(process, output), daemon=True).start()
+    threading.Thread(target=drain_output, args=(process, output), daemon=True).start()
     try:
-        assert _wait_for(lambda: _ready(f"http://127.0.0.1:{port}"), 180), "".join(output)
+        assert wait_for(lambda: _ready(f"http://127.0.0.1:{port}"), 180), "".join(output)
         pid = process.pid
         workers = {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
         assert len(workers) == 2
