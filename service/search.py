@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -19,6 +19,7 @@ from indexer.embed import Encoder
 from indexer.passages import footnote_links
 from indexer.records import STATUS_NAMES, Measure, Passage, parse_status
 from indexer.tokenize import Tokenizer
+from service.cpus import CpuSteering
 from service.dense import DenseScorer, candidate_count, sample_rows
 from service.errors import InvalidRequest, NotFound, Overloaded, PayloadTooLarge
 from service.fusion import RawScores, Recipe, SampleScores, combine
@@ -207,6 +208,7 @@ class SearchEngine:
         self._vector_cache = _LRU(cache_size)
         self._slot_count = encoder_slots
         self._second_worker = _second_worker(encoder_slots)
+        self._steering = CpuSteering.of_process()
         # Whole outcomes keyed by (normalised query, k, statuses); a reload builds a new
         # engine, so a new index never answers from the old one's cache.
         self._result_cache = _LRU(result_cache_size)
@@ -287,12 +289,13 @@ class SearchEngine:
         if not self._encoder_slots.acquire(timeout=self._encoder_wait):
             raise Overloaded("the encoder is busy; try again in a moment")
         try:
-            # The two encoders run side by side (each on one thread of its own).
-            pending = (
-                self._second_worker.submit(self.second.encode_queries, originals)
-                if self.second
-                else None
-            )
+            # The two encoders run side by side, each on a thread and a CPU of its own
+            # (service/cpus.py).
+            pending = None
+            if self.second is not None:
+                encode_second = partial(self.second.encode_queries, originals)
+                cpu = self._steering.current_cpu()
+                pending = self._second_worker.submit(self._steering.run_off, cpu, encode_second)
             dense = self.encoder.encode_queries(texts)
             second = pending.result() if pending is not None else None
         finally:
