@@ -204,7 +204,9 @@ def main() -> int:
         rows[f"throughput, concurrency {args.concurrency}, new queries"] = (
             f"{rate:.1f} req/s ({errors} errors)"
         )
-        rows["server RSS after the run"] = f"{memory_mb(server.pid):.0f} MB"
+        rows["server RSS after the run"] = (
+            f"{memory_mb(server.pid):.0f} MB (anonymous {memory_mb(server.pid, 'RssAnon'):.0f})"
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)

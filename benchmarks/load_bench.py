@@ -40,6 +40,13 @@ def server_memory(pid: int) -> tuple[float, float]:
     return sum(m["Rss"] for m in memory), sum(m["Pss"] for m in memory)
 
 
+def anonymous_memory(pid: int) -> float:
+    """Anonymous RSS in MB, summed over the server and its workers: the rest of the RSS is
+    clean pages of read-only files (Sudachi's dictionary, the model weights), which a kernel
+    that caches files in large folios maps up to 2 MB at a time (BENCHMARKS.md, sixth round)."""
+    return sum(rollup(p)["Anonymous"] for p in processes(pid))
+
+
 KINDS = (  # (kind, share of requests)
     ("search GET (question pool)", 0.42),
     ("search POST (new query)", 0.08),
@@ -202,6 +209,7 @@ def main() -> int:
             run(url, plan(args.requests, pool, rng), args.concurrency)
         )
         rss_after, pss_after = server_memory(server.pid)
+        anon_after = anonymous_memory(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -230,6 +238,10 @@ def main() -> int:
     print(
         f"server RSS: ready {rss_ready:.0f} MB, warm (after {args.warmup} requests) "
         f"{rss_before:.0f} MB, after the run {rss_after:.0f} MB: growth {growth:+.1f} %"
+    )
+    print(
+        f"  after the run: anonymous {anon_after:.0f} MB, file-backed "
+        f"{rss_after - anon_after:.0f} MB (clean pages of read-only files)"
     )
     if args.workers > 1:
         print(

@@ -8,9 +8,8 @@ import time
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import cached_property, partial
+from functools import cached_property
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -19,7 +18,7 @@ from indexer.embed import Encoder
 from indexer.passages import footnote_links
 from indexer.records import STATUS_NAMES, Measure, Passage, parse_status
 from indexer.tokenize import Tokenizer
-from service.cpus import CpuSteering
+from service.cpus import SteeredHelpers
 from service.dense import DenseScorer, candidate_count, sample_rows
 from service.errors import InvalidRequest, NotFound, Overloaded, PayloadTooLarge
 from service.fusion import RawScores, Recipe, SampleScores, combine
@@ -168,9 +167,10 @@ class Scope:
     editions: Editions = "latest"
 
 
-def _second_worker(slots: int) -> ThreadPoolExecutor:
-    """The threads that run the second encoder beside e5 (started on first use)."""
-    return ThreadPoolExecutor(max_workers=slots, thread_name_prefix="second-encoder")
+def _second_worker(slots: int) -> SteeredHelpers:
+    """The threads that run the second encoder beside e5, each on another CPU than its
+    caller's (started on first use)."""
+    return SteeredHelpers(slots, "second-encoder")
 
 
 class SearchEngine:
@@ -208,7 +208,6 @@ class SearchEngine:
         self._vector_cache = _LRU(cache_size)
         self._slot_count = encoder_slots
         self._second_worker = _second_worker(encoder_slots)
-        self._steering = CpuSteering.of_process()
         # Whole outcomes keyed by (normalised query, k, statuses); a reload builds a new
         # engine, so a new index never answers from the old one's cache.
         self._result_cache = _LRU(result_cache_size)
@@ -293,9 +292,7 @@ class SearchEngine:
             # (service/cpus.py).
             pending = None
             if self.second is not None:
-                encode_second = partial(self.second.encode_queries, originals)
-                cpu = self._steering.current_cpu()
-                pending = self._second_worker.submit(self._steering.run_off, cpu, encode_second)
+                pending = self._second_worker.submit(self.second.encode_queries, originals)
             dense = self.encoder.encode_queries(texts)
             second = pending.result() if pending is not None else None
         finally:

@@ -1,14 +1,15 @@
-"""CPU steering: the second encoder's work runs off the CPU of the thread that handed it over."""
+"""Steered helpers: the second encoder's work runs off the CPU of the thread that hands it over."""
 
 from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from service.cpus import CpuSteering
+from service.cpus import CpuSteering, SteeredHelpers
 
 steering = CpuSteering.of_process()
 needs_two_cpus = pytest.mark.skipif(
@@ -20,49 +21,63 @@ def where() -> tuple[int | None, frozenset[int]]:
     return steering.current_cpu(), frozenset(os.sched_getaffinity(0))
 
 
+def from_thread_on(cpu: int, call: Callable[[], Any]) -> Any:
+    """``call()`` made by a new thread that runs on ``cpu`` only."""
+    result: list[Any] = []
+
+    def run() -> None:
+        os.sched_setaffinity(0, {cpu})
+        result.append(call())
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return result[0]
+
+
 @needs_two_cpus
-def test_the_work_runs_off_the_callers_cpu_and_the_thread_gets_every_cpu_back() -> None:
-    def on_cpu(cpu: int) -> tuple[int | None, frozenset[int]]:
-        os.sched_setaffinity(0, {cpu})  # the helper is on ``cpu`` for sure
-        return steering.run_off(cpu, where)
-
-    with ThreadPoolExecutor(max_workers=1) as helper:
-        for cpu in sorted(steering.cpus):
-            during_cpu, during_set = helper.submit(on_cpu, cpu).result()
-            assert during_set == steering.cpus - {cpu}
-            assert during_cpu != cpu
-            assert helper.submit(where).result()[1] == steering.cpus
-
-
-@needs_two_cpus
-def test_work_elsewhere_is_left_where_it_is() -> None:
-    other = next(iter(steering.cpus))
-    os.sched_setaffinity(0, steering.cpus - {other})  # this thread cannot be on ``other``
+def test_helpers_run_on_another_cpu_than_each_caller() -> None:
+    helpers = SteeredHelpers(2, "test-helper", steering)
     try:
-        _, during_set = steering.run_off(other, where)
-        assert during_set == steering.cpus - {other}
+        for _ in range(3):
+            for cpu in sorted(steering.cpus):
+                helper_cpu, helper_set = from_thread_on(cpu, lambda: helpers.submit(where).result())
+                assert helper_set == steering.cpus - {cpu}
+                assert helper_cpu != cpu
     finally:
-        os.sched_setaffinity(0, steering.cpus)
+        helpers.shutdown()
 
 
-def test_inactive_steering_and_an_unknown_cpu_just_run_the_work() -> None:
-    assert CpuSteering().run_off(0, where)[1] == frozenset(os.sched_getaffinity(0))
-    assert steering.run_off(None, lambda: "done") == "done"
+@needs_two_cpus
+def test_a_caller_that_may_run_anywhere_keeps_its_own_cpus() -> None:
+    helpers, first = SteeredHelpers(1, "test-helper", steering), min(steering.cpus)
+    try:
+        assert from_thread_on(first, lambda: helpers.submit(where).result())[1] == steering.cpus - {
+            first
+        }
+        assert frozenset(os.sched_getaffinity(0)) == steering.cpus  # this thread untouched
+    finally:
+        helpers.shutdown()
+
+
+def test_inactive_steering_runs_the_work_where_the_kernel_likes() -> None:
+    helpers = SteeredHelpers(1, "test-helper", CpuSteering())
+    try:
+        assert helpers.submit(where).result()[1] == frozenset(os.sched_getaffinity(0))
+        assert helpers.submit(lambda a, b: a + b, 2, 3).result() == 5
+    finally:
+        helpers.shutdown()
     assert CpuSteering().current_cpu() is None
 
 
-@needs_two_cpus
-def test_an_error_in_the_work_still_restores_the_cpus() -> None:
+def test_an_error_in_the_work_reaches_the_caller() -> None:
     def fail() -> None:
         raise RuntimeError("boom")
 
-    def call() -> frozenset[int]:
-        with pytest.raises(RuntimeError):
-            steering.run_off(steering.current_cpu(), fail)
-        return frozenset(os.sched_getaffinity(0))
-
-    result: list[frozenset[int]] = []
-    thread = threading.Thread(target=lambda: result.append(call()))
-    thread.start()
-    thread.join()
-    assert result == [steering.cpus]
+    helpers = SteeredHelpers(1, "test-helper")
+    try:
+        with pytest.raises(RuntimeError, match="boom"):
+            helpers.submit(fail).result()
+        assert helpers.submit(lambda: "still serving").result() == "still serving"
+    finally:
+        helpers.shutdown()
