@@ -143,7 +143,11 @@ def parse_report_pdf(path: Path) -> list[Measure]:
     ReportFileError.
     """
     path = Path(path)
-    pdf = extract_pdf_text(path)
+    return parse_pdf_text(extract_pdf_text(path), path)
+
+
+def parse_pdf_text(pdf: PdfText, path: Path) -> list[Measure]:
+    """Parse the text extracted from the PDF at ``path`` (errors name its pages)."""
     try:
         return parse_report(pdf.text, source=str(path))
     except ParseError as exc:

@@ -145,6 +145,19 @@ def read_measures(report: CorpusReport) -> list[Measure]:
     return [replace(m, report=report.id) for m in measures]
 
 
+def _read_source(file: Path) -> tuple[list[Measure], str]:
+    """The measures of a report file and its text (a PDF's extracted once)."""
+    if file.suffix.lower() == ".pdf":
+        from indexer.pdf_text import extract_pdf_text, parse_pdf_text
+
+        pdf = extract_pdf_text(file)
+        return parse_pdf_text(pdf, file), pdf.text
+    from indexer.parse import parse_report_file
+
+    measures = parse_report_file(file)  # names the offset of any byte that is not UTF-8
+    return measures, file.read_text(encoding="utf-8")
+
+
 def read_all_measures(reports: Sequence[CorpusReport]) -> list[Measure]:
     """Every measure of every report, report by report."""
     ids = [r.id for r in reports]
@@ -257,18 +270,8 @@ def add_report(
     for report in existing:
         if sha256_file(report.source) == checksum:
             raise ReportFileError(f"{file} is already in the corpus as report {report.id!r}")
-    probe = CorpusReport(
-        ReportMeta(id="probe", series="probe", title="probe", date="0000", source=file.name),
-        file,
-    )
-    measures = read_measures(probe)  # raises before anything is written
+    measures, text = _read_source(file)  # raises before anything is written
     if title is None:
-        if suffix == ".pdf":
-            from indexer.pdf_text import extract_pdf_text
-
-            text = extract_pdf_text(file).text
-        else:
-            text = file.read_text(encoding="utf-8", errors="replace")
         title = _title_of(text, file.stem)
     same_title = [r.meta for r in existing if r.meta.title == title]
     if series is None:

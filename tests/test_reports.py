@@ -116,6 +116,25 @@ def test_a_pdf_is_added_like_its_text(corpus: Path, tmp_path: Path, second_text:
     ]
 
 
+def test_adding_a_pdf_reads_its_text_once(
+    corpus: Path, tmp_path: Path, second_text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import indexer.pdf_text
+
+    pdf = write_report_pdf(second_text, tmp_path / "second.pdf")
+    calls: list[Path] = []
+    extract = indexer.pdf_text.extract_pdf_text
+
+    def counted(path: Path) -> indexer.pdf_text.PdfText:
+        calls.append(path)
+        return extract(path)
+
+    monkeypatch.setattr(indexer.pdf_text, "extract_pdf_text", counted)
+    meta = add_report(corpus, pdf, date="2025-06")
+    assert calls == [pdf]
+    assert meta.title != pdf.stem  # the title still comes from the extracted text
+
+
 def test_a_file_that_is_not_a_report_adds_nothing(corpus: Path, tmp_path: Path) -> None:
     before = sorted(p.name for p in corpus.iterdir())
     other = write_other_document_pdf(tmp_path / "minutes.pdf")
