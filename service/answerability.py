@@ -11,6 +11,7 @@ Figures and how the thresholds were set: ``benchmarks/answerability.py``,
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,6 +77,26 @@ THRESHOLDS: dict[str, Thresholds] = {
 
 
 KEYWORD_WORDS = 2  # a query of at most this many content words, all known, is a keyword query
+# ... unless it is phrased as a question ("What is the capital of Mongolia?", "ビザは何日で出る？"):
+# an English question word or auxiliary first, or a Japanese interrogative anywhere.
+_QUESTION_FORM = {
+    "en": re.compile(
+        r"^\W*(?:what|which|who|whom|whose|when|where|why|how|is|are|was|were|do|does|did|can|"
+        r"could|will|would|should|shall|has|have|had|may|might|must)\b",
+        re.IGNORECASE,
+    ),
+    "ja": re.compile(
+        r"何|なに|なん[でにのて]|どの|どう|どんな|どれ|どこ|いつ|誰|だれ|なぜ|いくつ|いくら"
+    ),
+}
+
+
+def phrased_as_question(question: str, language: str) -> bool:
+    """Whether ``question`` asks in words (an interrogative), not as bare keywords."""
+    pattern = _QUESTION_FORM["ja" if language == "ja" else "en"]
+    return bool(pattern.search(unicodedata.normalize("NFKC", question)))
+
+
 UNFILTERED_DEPTH = 5  # a status filter must keep one of the unfiltered top this-many
 
 
@@ -99,11 +120,16 @@ class Features:
     domain_terms: bool = False  # the query names a glossary term (a domain term, any script)
     year_unmet: bool = False  # names a year the best measure never names
     kinds_unmet: tuple[str, ...] = ()  # asks for a date, an age, a place … the best measure lacks
+    question_form: bool = False  # phrased as a question (an interrogative), not as keywords
 
     @property
     def keyword_query(self) -> bool:
         """A few keywords, all of them the report's ("ビザ", "技能実習", "FRESC")."""
-        return 0 < len(self.known_words) <= KEYWORD_WORDS and not self.unknown_words
+        return (
+            0 < len(self.known_words) <= KEYWORD_WORDS
+            and not self.unknown_words
+            and not self.question_form
+        )
 
 
 @dataclass(frozen=True)
@@ -184,6 +210,7 @@ def read_features(
         domain_terms=bool(entries),
         year_unmet=year_unmet(question, outcome),
         kinds_unmet=kinds_unmet(question, outcome, engine.tokenizer),
+        question_form=phrased_as_question(question, signals.language),
     )
 
 

@@ -171,6 +171,8 @@ class ReportVocabulary:
             surface = morpheme.surface()
             if surface in self.generic_nouns or morpheme.normalized_form() in self.generic_nouns:
                 continue
+            if len(surface) == 1 and _KANA.match(surface):
+                continue  # a lone kana (ふ of "ふがほげ") names nothing; a lone kanji (国) may
             (known if self._knows(morpheme) else unknown).append(surface)
         return known, unknown
 

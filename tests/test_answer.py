@@ -271,11 +271,21 @@ def test_ask_stream_bad_input_is_json_4xx(server_url: str) -> None:
     assert response.json()["error"]["code"] == "invalid_request"
 
 
-@pytest.mark.parametrize("question", ["qwzxv", "hello", "こんにちは", "asdf jkl", "Thanks!"])
+@pytest.mark.parametrize(
+    "question", ["qwzxv", "hello", "こんにちは", "asdf jkl", "Thanks!", "ぬぽれ　ふがほげ　もにゅ"]
+)
 def test_gibberish_and_greetings_are_not_answerable(engine, question: str) -> None:
     answer = answer_question(engine, question)
     assert not answer.answerable and not answer.citations
     assert "no content word" in answer.decision.reason
+
+
+def test_a_question_is_not_a_keyword_query_for_naming_few_words(engine) -> None:
+    # Both content words are known to the report's vocabulary (Mongolia is a partner
+    # country), but asked as a question it is judged as one: no passage is close to it.
+    answer = answer_question(engine, "What is the capital of Mongolia?")
+    assert not answer.answerable
+    assert answer.decision.features.question_form
 
 
 @pytest.mark.parametrize("keyword", ["ビザ", "技能実習", "visa"])

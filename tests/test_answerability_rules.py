@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from service.answer_kinds import count_unmet, kinds_unmet, year_unmet, years
-from service.answerability import THRESHOLDS, Features, decide
+from service.answerability import THRESHOLDS, Features, decide, phrased_as_question
 
 ANSWERABLE = Features(
     language="en",
@@ -262,3 +262,32 @@ def test_an_unmet_answer_kind_refuses_even_a_keyword_query() -> None:
     keyword = replace(ANSWERABLE, known_words=("eta",), unknown_words=(), kinds_unmet=("a date",))
     assert keyword.keyword_query and not decide(keyword).answerable
     assert decide(replace(keyword, kinds_unmet=())).answerable
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "asks"),
+    [
+        ("What is the capital of Mongolia?", "en", True),
+        ("  how many languages?", "en", True),
+        ("Can I renew online", "en", True),
+        ("visa renewal online", "en", False),
+        ("Specified Skilled Worker (ii)?", "en", False),
+        ("ビザは何日で出る？", "ja", True),
+        ("特定技能はどうなった", "ja", True),
+        ("特定技能2号の分野は?", "ja", False),
+        ("技能実習", "ja", False),
+    ],
+)
+def test_a_question_form_is_an_interrogative_not_a_question_mark(
+    question: str, language: str, asks: bool
+) -> None:
+    assert phrased_as_question(question, language) is asks
+
+
+def test_few_known_words_asked_as_a_question_are_not_a_keyword_query() -> None:
+    keywords = replace(ANSWERABLE, known_words=("capital", "mongolia"), unknown_words=())
+    assert keywords.keyword_query
+    asked = replace(keywords, question_form=True, dense_top=0.75)
+    assert not asked.keyword_query
+    assert not decide(asked).answerable  # judged on the dense floor like any question
+    assert decide(replace(keywords, dense_top=0.75)).answerable  # bare keywords: shortcut

@@ -68,6 +68,7 @@ def test_content_words_known_to_the_report(fake_engine) -> None:
     vocabulary = fake_engine.vocabulary
     assert vocabulary.content_words("qwzxv", "en") == ([], ["qwzxv"])
     assert vocabulary.content_words("こんにちは", "ja")[0] == []
+    assert vocabulary.content_words("ふがほげ", "ja") == ([], [])  # a lone kana names nothing
     known, _ = vocabulary.content_words("ビザの更新", "ja")
     assert "ビザ" in known  # a glossary synonym of 在留資格, which the report uses
     known, _ = vocabulary.content_words("とくていぎのうの書類", "ja")
