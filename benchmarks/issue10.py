@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/issue10.py [-v]
 
-dev-2 … dev-9 are the eight held-back files (``data/eval/heldback.jsonl``, ``heldback2.jsonl``
-… ``heldback8.jsonl``), each evaluated once and now spent, used as more development data. Never point this at a held-back file still unseen: further work needs a new
+dev-2 … dev-10 are the nine held-back files (``data/eval/heldback.jsonl``, ``heldback2.jsonl``
+… ``heldback9.jsonl``), each evaluated once and now spent, used as more development data. Never point this at a held-back file still unseen: further work needs a new
 one, written first.
 
 Prints, for dev and dev-2: unanswerable and answerable questions refused by
@@ -75,6 +75,7 @@ SETS = (
     ("dev-7", "heldback6.jsonl"),
     ("dev-8", "heldback7.jsonl"),
     ("dev-9", "heldback8.jsonl"),
+    ("dev-10", "heldback9.jsonl"),
 )
 NOUN_GRID = [round(0.80 + 0.0025 * i, 4) for i in range(41)]  # 0.80 … 0.90
 ROUND2_NOUN_MAX = 0.855  # rule (3)'s threshold before the third round
