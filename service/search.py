@@ -18,7 +18,7 @@ from indexer.embed import Encoder
 from indexer.passages import footnote_links
 from indexer.records import STATUS_NAMES, Measure, Passage, parse_status
 from indexer.tokenize import Tokenizer
-from service.cpus import SteeredHelpers
+from service.cpus import CpuSteering, SteeredHelpers
 from service.dense import DenseScorer, candidate_count, sample_rows
 from service.errors import InvalidRequest, NotFound, Overloaded, PayloadTooLarge
 from service.fusion import RawScores, Recipe, SampleScores, combine
@@ -167,10 +167,10 @@ class Scope:
     editions: Editions = "latest"
 
 
-def _second_worker(slots: int) -> SteeredHelpers:
-    """The threads that run the second encoder beside e5, each on another CPU than its
-    caller's (started on first use)."""
-    return SteeredHelpers(slots, "second-encoder")
+def _second_worker(slots: int, steer: bool = True) -> SteeredHelpers:
+    """The threads that run the second encoder beside e5, woken on another CPU than their
+    caller's unless ``steer`` is off (started on first use)."""
+    return SteeredHelpers(slots, "second-encoder", None if steer else CpuSteering())
 
 
 class SearchEngine:
@@ -634,12 +634,19 @@ class SearchEngine:
             self.index.measures, self.glossary, self.tokenizer, english, words=words
         )
 
-    def stop_threads(self) -> None:
-        """Stop the engine's helper threads; the next search starts new ones. A process
-        calls it before it forks workers that share this engine: a thread does not survive
-        a fork, and an executor whose thread is gone would never run its work."""
-        stopped, self._second_worker = self._second_worker, _second_worker(self._slot_count)
+    def stop_threads(self, steer: bool = True) -> None:
+        """Stop the engine's helper threads; the next search starts new ones, steered off
+        their caller's CPU when ``steer`` (service/cpus.py). A process calls it before it
+        forks workers that share this engine: a thread does not survive a fork, and an
+        executor whose thread is gone would never run its work."""
+        stopped = self._second_worker
+        self._second_worker = _second_worker(self._slot_count, steer)
         stopped.shutdown(wait=True)
+
+    @property
+    def steers_helpers(self) -> bool:
+        """Whether the second encoder's threads are woken off their caller's CPU."""
+        return self._second_worker.steering.active
 
     def clear_cache(self) -> None:
         self._vector_cache.clear()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service.answer import answer_question
+from service.cpus import CpuSteering
 from service.errors import InvalidRequest, NotFound
 
 IN_PROGRESS = {1, 2, 4, 17, 21, 28, 29}
@@ -75,3 +76,11 @@ def test_content_words_known_to_the_report(fake_engine) -> None:
     assert known  # kana spelling of a term of the report
     known, unknown = vocabulary.content_words("deposits charged by recruiters", "en")
     assert "deposit" in known
+
+
+def test_forked_workers_helpers_are_not_steered(fake_engine) -> None:
+    fake_engine.stop_threads(steer=False)
+    assert not fake_engine.steers_helpers
+    assert fake_engine.search("難民").results  # new helpers start on demand
+    fake_engine.stop_threads()
+    assert fake_engine.steers_helpers is CpuSteering.of_process().active

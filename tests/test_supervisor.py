@@ -17,7 +17,7 @@ from service.http.workers import MAX_EARLY_DEATHS, Supervisor, listening_socket
 
 
 def _stand_in_engine() -> SimpleNamespace:
-    return SimpleNamespace(stop_threads=lambda: None, index=SimpleNamespace(manifest={}))
+    return SimpleNamespace(stop_threads=lambda steer=True: None, index=SimpleNamespace(manifest={}))
 
 
 def test_workers_that_keep_failing_at_start_stop_the_supervisor() -> None:

@@ -166,8 +166,10 @@ class Supervisor:
     def _share(self, engine: SearchEngine) -> None:
         """Make the engine safe and cheap to share with forked workers: no helper threads
         (they would not exist in a worker), and every object moved out of the cyclic garbage
-        collector's reach, whose passes would otherwise write to (and so copy) every page."""
-        engine.stop_threads()
+        collector's reach, whose passes would otherwise write to (and so copy) every page.
+        The workers' helpers go where the kernel puts them: with several processes on the
+        CPUs, waking each off its caller's CPU cost ~5 % of the throughput (BENCHMARKS.md)."""
+        engine.stop_threads(steer=False)
         gc.collect()
         gc.freeze()
 
