@@ -72,7 +72,7 @@ class SteeredHelpers:
         )
 
     def _register(self) -> None:
-        """Runs first in each new helper thread: keep it off the last caller's CPU."""
+        """Runs first in each new helper thread: keep it off the CPU excluded now."""
         with self._lock:
             self._thread_ids.append(threading.get_native_id())
             excluded = self._excluded
@@ -86,26 +86,19 @@ class SteeredHelpers:
             logger.debug("cannot keep helper thread %d off CPU %d: %s", thread_id, cpu, exc)
 
     def submit(self, work: Callable[..., T], *args: Any) -> Future[T]:
-        """Run ``work(*args)`` on a helper thread woken on another CPU than the caller's.
+        """Run ``work(*args)`` on a helper thread on another CPU than the caller's.
 
-        The helpers are kept off the caller's CPU only until one wakes: it frees itself
-        before it works, so under load the scheduler balances it as any thread."""
+        The helpers stay off the last caller's CPU until a caller on another CPU moves them
+        (two syscalls of ~0.5 µs, only then). Freeing a helper once it woke, so that the
+        scheduler could balance it, lost the gain over HTTP (BENCHMARKS.md)."""
         cpu = self.steering.current_cpu()
-        if cpu is None:
-            return self._pool.submit(work, *args)
-        with self._lock:
-            self._excluded = cpu
-            for thread_id in self._thread_ids:
-                self._restrict(thread_id, cpu)
-        return self._pool.submit(self._freed, work, *args)
-
-    def _freed(self, work: Callable[..., T], *args: Any) -> T:
-        """Runs on the helper: every CPU allowed again (it stays where it woke), then the work."""
-        try:
-            os.sched_setaffinity(0, self.steering.cpus)
-        except OSError as exc:
-            logger.debug("cannot free helper thread: %s", exc)
-        return work(*args)
+        if cpu is not None:
+            with self._lock:
+                if cpu != self._excluded:
+                    self._excluded = cpu
+                    for thread_id in self._thread_ids:
+                        self._restrict(thread_id, cpu)
+        return self._pool.submit(work, *args)
 
     def shutdown(self, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait)
