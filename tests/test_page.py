@@ -365,6 +365,32 @@ def test_real_answer_shows_the_answer_and_its_footnote_and_links_markers(page) -
     assert page.locator("#result-7").is_visible()
 
 
+def test_refusal_under_a_status_filter_names_the_closest_measure_and_why(page) -> None:
+    page.goto("/?q=" + "特定技能" + "&status=検討中")
+    page.wait_for_selector("#answer[data-state=unanswerable]")
+    body = page.locator("#answer-body")
+    assert "検討中の施策には、この質問に答えるものがありません" in (body.text_content() or "")
+    marker = body.locator("a.cite-marker")
+    assert marker.count() == 1
+    closest = marker.get_attribute("data-cite")
+    assert closest is not None and int(closest) not in card_numbers(page)  # not 検討中
+    assert (marker.get_attribute("href") or "").startswith(f"/m/{closest}?")
+    reason = page.locator("#answer .answer-reason").text_content() or ""
+    assert reason.startswith("判定の理由") and "chosen status" in reason
+    page.click("#lang-toggle")
+    assert (page.locator("#answer .answer-reason").text_content() or "").startswith("Why: ")
+
+
+def test_refused_question_says_why(page) -> None:
+    open_search(page)
+    search(page, "What is the capital of Mongolia?")
+    page.wait_for_selector("#answer[data-state=unanswerable]")
+    assert "does not cover this question" in (page.locator("#answer-body").text_content() or "")
+    assert page.locator("#answer .answer-reason").count() == 1
+    assert page.locator("#answer-body a.cite-marker").count() == 0
+    assert page.locator("#sources").is_hidden()
+
+
 def test_answer_panel_holds_its_place_while_loading(page) -> None:
     release: list[Any] = []
     page.route(re.compile(r"/ask$"), lambda route: release.append(route))

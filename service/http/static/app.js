@@ -42,6 +42,7 @@
       answerMore: "続きを読む",
       answerLess: "閉じる",
       notAnswerable: "報告書にはこの質問への直接の答えが見当たりません。下の検索結果を参考にしてください。",
+      refusalReason: "判定の理由（英語）：{reason}",
       source: "出典: 出入国在留管理庁「出入国在留管理基本計画策定後に第７次出入国管理政策懇談会報告書において提言された施策の実施状況」",
       provenance: "本文は報告書（PDF）をテキスト化したものです（索引した報告書のチェックサム SHA-256 {sha}…）。",
       apiLink: "API ドキュメント",
@@ -123,6 +124,7 @@
       answerMore: "Show more",
       answerLess: "Show less",
       notAnswerable: "The report does not seem to answer this question directly; see the results below.",
+      refusalReason: "Why: {reason}",
       source: "Source: Immigration Services Agency of Japan, status of the measures recommended in the report of the 7th Immigration Control Policy Roundtable (in Japanese).",
       provenance: "The text was extracted from the reports' PDFs (checksum of the indexed reports: SHA-256 {sha}…).",
       apiLink: "API documentation",
@@ -968,7 +970,16 @@
     clear(body);
     panel.dataset.state = data.answerable ? "answer" : "unanswerable";
     if (!data.answerable || !data.answer) {
-      body.appendChild(translate(el("p", "answer-line"), "notAnswerable"));
+      // The service's own refusal, in the question's language (with a status filter, it
+      // names the closest measure without it), then why the question was refused.
+      if (data.answer) {
+        body.appendChild(answerBlock(data.answer, "answer-refusal"));
+      } else {
+        body.appendChild(translate(el("p", "answer-line"), "notAnswerable"));
+      }
+      if (data.reason) {
+        body.appendChild(translate(el("p", "answer-reason muted"), "refusalReason", { reason: data.reason }));
+      }
       document.getElementById("sources").hidden = true;
       panel.hidden = false;
       return;
