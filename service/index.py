@@ -16,7 +16,7 @@ from indexer.embed import Encoder
 from indexer.morphemes import ReportMorphemes, read_morphemes
 from indexer.records import Measure, Passage
 from indexer.reports import latest_editions
-from service.errors import IndexError_, NotFound
+from service.errors import IndexError_, InvalidRequest, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -222,6 +222,11 @@ class Catalogue:
     reports: dict[str, layout.ReportRecord]
     latest: frozenset[str]
 
+    def get_measure(self, number: int, report: str | None = None) -> Measure:
+        """Measure ``number`` of ``report``, as the engine picks it (:func:`pick_measure`)."""
+        held = {m.key: row for row, m in enumerate(self.measures)}
+        return pick_measure(self.measures, held, self.reports, self.latest, number, report)
+
 
 def read_catalogue(path: Path) -> Catalogue:
     """The measures and the reports of the index at ``path`` (manifest and checksums verified)."""
@@ -235,6 +240,51 @@ def read_catalogue(path: Path) -> Catalogue:
         raise _fail(path, f"could not be read ({type(exc).__name__}: {exc})") from exc
     reports = {r.id: r for r in records}
     return Catalogue(measures, reports, latest_editions(records))
+
+
+def default_report(
+    number: int,
+    held: Mapping[tuple[str, int], int],
+    reports: Mapping[str, Any],
+    latest: frozenset[str],
+) -> str:
+    """The report meant when measure ``number`` comes without one: the latest edition that has
+    it, else the newest older one ("" if none has it); InvalidRequest when the latest editions
+    of several report series have it. ``held``: (report, number) → row."""
+    holding = [r for r in reports if r in latest and (r, number) in held]
+    if len(holding) > 1:
+        raise InvalidRequest(
+            f"measure {number} is in several reports ({', '.join(sorted(holding))}); "
+            "name the report"
+        )
+    if holding:
+        return holding[0]
+    older = [r for r in reports if (r, number) in held]
+    return older[-1] if older else ""
+
+
+def pick_measure(
+    measures: Sequence[Measure],
+    held: Mapping[tuple[str, int], int],
+    reports: Mapping[str, Any],
+    latest: frozenset[str],
+    number: int,
+    report: str | None = None,
+) -> Measure:
+    """Measure ``number`` of ``report`` (default: :func:`default_report`); NotFound names an
+    unknown report, or the numbers there are."""
+    if report:
+        check_reports([report], reports)
+    key = (report or default_report(number, held, reports, latest), number)
+    row = held.get(key)
+    if row is None:
+        numbers = [n for r, n in held if r == key[0]] or [n for _, n in held]
+        where = f" in report {report}" if report else ""
+        raise NotFound(
+            f"there is no measure {number}{where}; measures are numbered "
+            f"{min(numbers)}–{max(numbers)}"
+        )
+    return measures[row]
 
 
 def check_reports(names: Sequence[str] | None, reports: Mapping[str, Any]) -> tuple[str, ...]:

@@ -20,10 +20,10 @@ from indexer.records import STATUS_NAMES, Measure, Passage, parse_status
 from indexer.tokenize import Tokenizer
 from service.cpus import CpuSteering, SteeredHelpers
 from service.dense import DenseScorer, candidate_count, sample_rows
-from service.errors import InvalidRequest, NotFound, Overloaded, PayloadTooLarge
+from service.errors import InvalidRequest, Overloaded, PayloadTooLarge
 from service.fusion import RawScores, Recipe, SampleScores, combine
 from service.glossary import Glossary
-from service.index import LoadedIndex, check_reports, reports_in_scope
+from service.index import LoadedIndex, check_reports, default_report, pick_measure, reports_in_scope
 from service.intent import QueryIntent, read_intent
 from service.slots import FairSlots
 from service.translate import CrossLingual, CrossLingualOptions, QueryTerms, Translator
@@ -524,33 +524,16 @@ class SearchEngine:
         )
 
     def default_report(self, number: int) -> str:
-        """The report meant when a measure number comes without one: the latest edition that
-        has it; InvalidRequest when several report series do."""
-        holding = [r for r in self.index.latest if (r, number) in self._rows]
-        if len(holding) > 1:
-            raise InvalidRequest(
-                f"measure {number} is in several reports ({', '.join(sorted(holding))}); "
-                "name the report"
-            )
-        if holding:
-            return holding[0]
-        older = [r for r in self.index.reports if (r, number) in self._rows]
-        return older[-1] if older else ""
+        """The report meant when a measure number comes without one (service.index)."""
+        return default_report(number, self._rows, self.index.reports, self.index.latest)
 
     def get_measure(self, number: int, report: str | None = None) -> Measure:
         """Measure ``number`` of ``report`` (default: the latest edition that has it)."""
         if report:
             self.validate_scope([report])
-        key = (report or self.default_report(number), number)
-        row = self._rows.get(key)
-        if row is None:
-            numbers = [n for r, n in self._rows if r == key[0]] or [n for _, n in self._rows]
-            where = f" in report {report}" if report else ""
-            raise NotFound(
-                f"there is no measure {number}{where}; measures are numbered "
-                f"{min(numbers)}–{max(numbers)}"
-            )
-        return self.index.measures[row]
+        return pick_measure(
+            self.index.measures, self._rows, self.index.reports, self.index.latest, number, report
+        )
 
     def _scope_rows(self, scope: Scope) -> list[int]:
         in_scope = self.scope_reports(scope)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.text import Text
@@ -13,7 +13,7 @@ from rich.text import Text
 from indexer.records import Measure
 from service.cli.console import console, print_table, status_text, table
 from service.cli.loading import settings_from
-from service.errors import InvalidRequest, NotFound, ShisakuError
+from service.errors import InvalidRequest, ShisakuError
 from service.text import CHANGE_MARKS
 
 AddCommand = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
@@ -167,7 +167,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     from service.schemas import HistoryResponse
 
     catalogue = read_catalogue(Path(settings_from(args).index_dir))
-    measure = _pick_measure(catalogue.measures, catalogue.latest, args.number, args.report)
+    measure = catalogue.get_measure(args.number, args.report)
     history = measure_history(catalogue.measures, catalogue.reports, measure)
     response = HistoryResponse.of(history, catalogue.reports)
     if args.json:
@@ -183,26 +183,6 @@ def cmd_history(args: argparse.Namespace) -> int:
             style = {"added": "green", "removed": "red"}.get(change.kind, "bold")
             out.print(Text(f"  {mark} {change.text}", style=style), soft_wrap=True)
     return 0
-
-
-def _pick_measure(
-    measures: Sequence[Measure], latest: frozenset[str], number: int, report: str | None
-) -> Measure:
-    candidates = [m for m in measures if m.number == number]
-    if report:
-        candidates = [m for m in candidates if m.report == report]
-    else:
-        newest = [m for m in candidates if m.report in latest]
-        if len(newest) > 1:
-            reports = ", ".join(m.report for m in newest)
-            raise InvalidRequest(
-                f"measure {number} is in several reports ({reports}); use --report"
-            )
-        candidates = newest or candidates
-    if not candidates:
-        where = f" in report {report}" if report else ""
-        raise NotFound(f"there is no measure {number}{where}")
-    return candidates[-1]
 
 
 def register_report_commands(add: AddCommand) -> None:
