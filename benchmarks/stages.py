@@ -27,7 +27,7 @@ STAGES = (
     ("tokenize (SudachiPy, for BM25)", ("tokenize",), "indexer/tokenize.py"),
     ("e5 encode (onnxruntime)", ("_encode",), "service/query_encoder.py"),
     ("USE encode (numpy, on its own thread beside e5)", ("_encode",), "indexer/embed.py"),
-    ("BM25 scores", ("get_scores",), "bm25s"),
+    ("BM25 scores", ("get_scores",), "service/bm25.py"),
     ("FAISS scores", ("_encoder_scores",), "service/search.py"),
     ("fusion", ("combine",), "service/fusion.py"),
     ("ranking and passages", ("_rank",), "service/search.py"),

@@ -16,6 +16,7 @@ from indexer.embed import Encoder
 from indexer.morphemes import ReportMorphemes, read_morphemes
 from indexer.records import Measure, Passage
 from indexer.reports import latest_editions
+from service.bm25 import Bm25Index
 from service.errors import IndexError_, InvalidRequest, NotFound
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class LoadedIndex:
     dense_measures: Any
     second_passages: Any | None
     second_measures: Any | None
-    bm25: Any  # bm25s.BM25
+    bm25: Bm25Index
     reports: dict[str, layout.ReportRecord] = field(default_factory=dict)  # by id, in order
     latest: frozenset[str] = frozenset()  # the latest edition of each series
     # The reports' SudachiPy analysis recorded at build (None: an index built before it).
@@ -144,7 +145,6 @@ def load_index(
     Without ``encoder`` (commands that encode nothing: measures, info, export) the models
     are not checked and the vectors are checked against the dimensions the manifest records.
     """
-    import bm25s
     import faiss
 
     path = Path(path)
@@ -181,7 +181,7 @@ def load_index(
             dense_measures=read(layout.DENSE_MEASURES),
             second_passages=read(layout.SECOND_PASSAGES) if has_second else None,
             second_measures=read(layout.SECOND_MEASURES) if has_second else None,
-            bm25=bm25s.BM25.load(str(path / layout.BM25_DIR)),
+            bm25=Bm25Index.load(path / layout.BM25_DIR),
             reports=reports,
             latest=latest_editions(reports.values()),
             morphemes=read_morphemes(path / layout.MORPHEMES_FILE),

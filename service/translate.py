@@ -210,7 +210,7 @@ class Translator:
 class TokenScores:
     """Per-passage BM25 contribution of every vocabulary token, as one dense matrix.
 
-    Built once from a ``bm25s.BM25`` index (its precomputed sparse score matrix), so weighted
+    Built once from the BM25 index (service.bm25: its precomputed sparse score matrix), so weighted
     token queries and pseudo-relevance feedback cost one small matrix product.
     """
 

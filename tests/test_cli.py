@@ -92,11 +92,12 @@ def loaded_after(settings, commands: list[list[str]], watched: tuple[str, ...]):
 
 
 def test_a_cli_search_imports_no_torch(settings, built_index) -> None:
-    """The serving path runs on onnxruntime: torch and sentence-transformers stay unloaded."""
+    """The serving path runs on onnxruntime and reads BM25 scores itself: torch,
+    sentence-transformers, bm25s and scipy stay unloaded."""
     out = loaded_after(
         settings,
         [["search", "難民", "--k", "1"]],
-        ("torch", "sentence_transformers", "transformers"),
+        ("torch", "sentence_transformers", "transformers", "bm25s", "scipy"),
     )
     assert out.strip().splitlines()[-1] == "[]"
     assert "施策" in out
