@@ -111,12 +111,19 @@ def test_a_replaced_bm25_vocabulary_with_a_recomputed_checksum_is_refused(
     index = copy_index(fake_settings.index_dir, tmp_path / "index")
     vocab_file = next(p for p in (index / "bm25").iterdir() if "vocab" in p.name)
     vocab = json.loads(vocab_file.read_text(encoding="utf-8"))
-    vocab["入管庁ではない語"] = len(vocab)
-    vocab_file.write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    renamed = vocab.copy()
+    renamed["入管庁ではない語"] = renamed.pop("在留")  # the same column, another token
+    vocab_file.write_text(json.dumps(renamed, ensure_ascii=False), encoding="utf-8")
     reseal(index, f"bm25/{vocab_file.name}")
     loaded = load(index, fake_encoder)  # the checksums agree now …
     with pytest.raises(IndexError_, match="vocabulary does not match the passages"):
         check_vocabulary(loaded, fake_engine.tokenizer.tokenize)  # … the content does not
+    # A token past the score matrix's last column is refused as the index loads.
+    vocab["入管庁ではない語"] = len(vocab)
+    vocab_file.write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    reseal(index, f"bm25/{vocab_file.name}")
+    with pytest.raises(IndexError_, match="vocabulary names more tokens than the matrix holds"):
+        load(index, fake_encoder)
 
 
 def test_serve_refuses_a_damaged_index_at_once(
