@@ -32,7 +32,7 @@ import os
 import struct
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,7 @@ class UnigramTokenizer:
     def __init__(
         self,
         pieces: dict[str, int],
-        scores: list[float],
+        scores: Sequence[float],
         longest: dict[str, int],
         unk_id: int,
         unk_score: float,
@@ -77,7 +77,9 @@ class UnigramTokenizer:
         import sentencepiece
 
         self._ids = pieces  # matchable piece -> id
-        self._scores = scores  # id -> score (a float32 value; 0.0 for unmatchable ids)
+        # id -> score (a float32 value; 0.0 for unmatchable ids), unboxed: 8 bytes an id,
+        # not a float object each (~6 MB less for e5's 250,002 pieces)
+        self._scores = array.array("d", scores)
         self._longest = longest  # first character -> longest matchable piece starting with it
         self.unk_id = unk_id
         self._unk_score = unk_score  # a float32 value
@@ -249,7 +251,7 @@ class UnigramTokenizer:
             longest = {str(k): int(v) for k, v in header["longest"].items()}
             return cls(
                 dict(zip(texts, ids.tolist(), strict=True)),
-                scores.tolist(),
+                scores,
                 longest,
                 int(header["unk_id"]),
                 float(header["unk_score"]),
