@@ -529,8 +529,6 @@ class SearchEngine:
 
     def get_measure(self, number: int, report: str | None = None) -> Measure:
         """Measure ``number`` of ``report`` (default: the latest edition that has it)."""
-        if report:
-            self.validate_scope([report])
         return pick_measure(
             self.index.measures, self._rows, self.index.reports, self.index.latest, number, report
         )
