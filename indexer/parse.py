@@ -37,6 +37,11 @@ def normalize_for_matching(text: str) -> str:
 
 def parse_report_file(path: Path) -> list[Measure]:
     """Read a UTF-8 report file and parse it."""
+    return parse_report(read_report_text(path), source=str(path))
+
+
+def read_report_text(path: Path) -> str:
+    """A report file's text; ParseError names the offset of any byte that is not UTF-8."""
     path = Path(path)
     data = path.read_bytes()
     try:
@@ -49,7 +54,7 @@ def parse_report_file(path: Path) -> list[Measure]:
             line=line,
             source=str(path),
         ) from None
-    return parse_report(text, source=str(path))
+    return text
 
 
 @dataclass

@@ -134,28 +134,21 @@ def _single_file(path: Path) -> CorpusReport:
 
 def read_measures(report: CorpusReport) -> list[Measure]:
     """The measures of one report (text or PDF), each labelled with the report's id."""
-    if report.source.suffix.lower() == ".pdf":
-        from indexer.pdf_text import parse_report_pdf
-
-        measures = parse_report_pdf(report.source)
-    else:
-        from indexer.parse import parse_report_file
-
-        measures = parse_report_file(report.source)
+    measures, _ = _read_source(report.source)
     return [replace(m, report=report.id) for m in measures]
 
 
 def _read_source(file: Path) -> tuple[list[Measure], str]:
-    """The measures of a report file and its text (a PDF's extracted once)."""
+    """The measures of a report file (text or PDF) and its text (a PDF's extracted once)."""
     if file.suffix.lower() == ".pdf":
         from indexer.pdf_text import extract_pdf_text, parse_pdf_text
 
         pdf = extract_pdf_text(file)
         return parse_pdf_text(pdf, file), pdf.text
-    from indexer.parse import parse_report_file
+    from indexer.parse import parse_report, read_report_text
 
-    measures = parse_report_file(file)  # names the offset of any byte that is not UTF-8
-    return measures, file.read_text(encoding="utf-8")
+    text = read_report_text(file)
+    return parse_report(text, source=str(file)), text
 
 
 def read_all_measures(reports: Sequence[CorpusReport]) -> list[Measure]:

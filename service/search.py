@@ -23,7 +23,7 @@ from service.dense import DenseScorer, candidate_count, sample_rows
 from service.errors import InvalidRequest, Overloaded, PayloadTooLarge
 from service.fusion import RawScores, Recipe, SampleScores, combine
 from service.glossary import Glossary
-from service.index import LoadedIndex, check_reports, default_report, pick_measure, reports_in_scope
+from service.index import LoadedIndex, check_reports, pick_measure, reports_in_scope
 from service.intent import QueryIntent, read_intent
 from service.slots import FairSlots
 from service.translate import CrossLingual, CrossLingualOptions, QueryTerms, Translator
@@ -522,10 +522,6 @@ class SearchEngine:
         return reports_in_scope(
             scope.reports, scope.editions, self.index.reports, self.index.latest
         )
-
-    def default_report(self, number: int) -> str:
-        """The report meant when a measure number comes without one (service.index)."""
-        return default_report(number, self._rows, self.index.reports, self.index.latest)
 
     def get_measure(self, number: int, report: str | None = None) -> Measure:
         """Measure ``number`` of ``report`` (default: the latest edition that has it)."""
