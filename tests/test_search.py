@@ -18,6 +18,8 @@ from service.errors import InvalidRequest, NotFound
         ("SSW application paperwork simplified", 4),
         ("第三国定住難民は何人受け入れた?", 18),
         ("補完的保護対象者の認定制度", 16),
+        # the issue's own fragment: "deposits" and "recruiters" come from the glossary
+        ("hefty deposits charged by recruiters back home", 7),
     ],
 )
 def test_first_result(engine, query: str, expected: int) -> None:
