@@ -58,10 +58,11 @@ def wait_ready(
         time.sleep(poll)
 
 
-def start_server(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """`shisaku serve` on 127.0.0.1:``port``, returned once /readyz answers 200."""
+def start_server(port: int, env: dict[str, str], checkout: Path = ROOT) -> subprocess.Popen[bytes]:
+    """`shisaku serve` of ``checkout`` (its code, its var/) on 127.0.0.1:``port``, returned
+    once /readyz answers 200."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)], cwd=ROOT, env=env
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)], cwd=checkout, env=env
     )
     wait_ready(server, f"http://127.0.0.1:{port}/readyz")
     return server

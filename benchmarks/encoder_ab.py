@@ -4,7 +4,7 @@ and throughput at concurrency N with new queries, each configuration in its own 
 Usage:
     python benchmarks/encoder_ab.py --variant base: \\
         --variant t2:SHISAKU_QUERY_THREADS=2,SHISAKU_QUERY_SPINNING=false \\
-        [--rounds 5] [--sequential 100] [--requests 200] [--concurrency 8] [--mixed 0]
+        [--variant old:CHECKOUT=/path/to/worktree] [--rounds 5] [--sequential 100] [--requests 200] [--concurrency 8] [--mixed 0]
 
 Every variant's server is started once (same index, same machine) and the rounds alternate
 between them, rotating the order, so that the load of a shared machine hits them alike; each
@@ -112,8 +112,10 @@ def main() -> int:
     try:
         for variant in variants:
             port = free_port()
-            env = dict(os.environ, SHISAKU_LOG_LEVEL="warning", **variant.env)
-            variant.server = start_server(port, env)
+            settings = dict(variant.env)
+            checkout = Path(settings.pop("CHECKOUT", str(ROOT)))
+            env = dict(os.environ, SHISAKU_LOG_LEVEL="warning", **settings)
+            variant.server = start_server(port, env, checkout)
             variant.url = f"http://127.0.0.1:{port}"
             sequential(variant.url, [q + " warm" for q in pool[:10]])
         serial = 0

@@ -221,3 +221,38 @@ def test_status_takes_english_names(server_url: str) -> None:
         server_url + "/ask", json={"question": "難民", "status": ["implemented"]}, timeout=60
     ).json()
     assert {r["status"] for r in posted["results"]} == {"実施済み"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "model", "exclude_none"),
+    [
+        ("GET", "/search?q=特定技能2号の分野は?", None, "SearchResponse", False),
+        ("POST", "/search", {"q": "Which fields were added to SSW (ii)?"}, "SearchResponse", False),
+        ("POST", "/ask", {"question": "特定技能2号の分野は?"}, "AskResponse", True),
+        ("POST", "/ask", {"question": "What is the capital of Mongolia?"}, "AskResponse", True),
+        ("POST", "/search/batch", {"queries": ["ビザ", "難民"]}, "BatchSearchResponse", False),
+        ("POST", "/similar", {"text": "日本語教育の推進"}, "SimilarResponse", False),
+        ("GET", "/measures", None, "MeasuresResponse", False),
+        ("GET", "/measures/7", None, "MeasureOut", False),
+        ("GET", "/measures/7/history", None, "HistoryResponse", False),
+        ("GET", "/measures/7/similar", None, "SimilarResponse", False),
+        ("GET", "/reports", None, "ReportsResponse", False),
+    ],
+)
+def test_json_bodies_are_their_response_models(
+    server_url: str, method: str, path: str, body, model: str, exclude_none: bool
+) -> None:
+    """The routes serialise their models themselves (service/http/responses.py): each body is
+    JSON, is exactly its model's serialisation, and the OpenAPI schema still names the model."""
+    from service import schemas
+
+    response = httpx.request(method, server_url + path, json=body, timeout=60)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    data = response.json()
+    cls = getattr(schemas, model)
+    assert cls.model_validate(data).model_dump(mode="json", exclude_none=exclude_none) == data
+    route = path.split("?")[0].replace("/7", "/{number}")
+    spec = httpx.get(server_url + "/openapi.json", timeout=30).json()
+    ok = spec["paths"][route][method.lower()]["responses"]["200"]["content"]["application/json"]
+    assert ok["schema"]["$ref"].endswith("/" + model)

@@ -7,11 +7,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
 
 from service.answer import answer_question, check_mode, compose, retrieve
 from service.http.deps import engine_of, state_of
+from service.http.responses import json_response
 from service.schemas import AskResponse, request_models, results_of
 from service.views import view_of
 
@@ -54,7 +55,7 @@ def add_ask_routes(app: FastAPI) -> None:
     @app.post(
         "/ask", response_model=AskResponse, response_model_exclude_none=True, tags=["answers"]
     )
-    def ask(request: Request, body: models.ask) -> AskResponse:  # type: ignore[name-defined]
+    def ask(request: Request, body: models.ask) -> Response:  # type: ignore[name-defined]
         """Answer a question from the report, with citations (extractive or generative)."""
         engine = engine_of(request)
         answer = answer_question(
@@ -67,7 +68,8 @@ def add_ask_routes(app: FastAPI) -> None:
             reports=body.report,
             editions=body.editions,
         )
-        return AskResponse.of(answer, view_of(engine, answer.outcome, answer.decision))
+        response = AskResponse.of(answer, view_of(engine, answer.outcome, answer.decision))
+        return json_response(response, exclude_none=True)
 
     @app.post(
         "/ask/stream",

@@ -3,10 +3,11 @@
 # No ``from __future__ import annotations``: the limits in the annotations come from the settings.
 from typing import Annotated
 
-from fastapi import FastAPI, Path, Query, Request
+from fastapi import FastAPI, Path, Query, Request, Response
 
 from service.history import measure_history
 from service.http.deps import engine_of, state_of
+from service.http.responses import json_response
 from service.schemas import (
     EDITIONS_DESCRIPTION,
     REPORT_DESCRIPTION,
@@ -36,51 +37,52 @@ def add_measure_routes(app: FastAPI) -> None:
     max_k = state_of(app).settings.max_k
 
     @app.get("/reports", response_model=ReportsResponse, tags=["measures"])
-    def reports(request: Request) -> ReportsResponse:
+    def reports(request: Request) -> Response:
         """Every report of the index (its editions, dates and provenance), oldest first."""
         index = engine_of(request).index
-        return ReportsResponse.of(index.reports, index.latest)
+        return json_response(ReportsResponse.of(index.reports, index.latest))
 
     @app.get("/measures", response_model=MeasuresResponse, tags=["measures"])
     def measures(
         request: Request,
         report: Annotated[list[str] | None, REPORTS] = None,
         editions: Annotated[Editions, EDITIONS] = "latest",
-    ) -> MeasuresResponse:
+    ) -> Response:
         """Every measure of the reports in scope (by default the latest edition of each)."""
         engine = engine_of(request)
         in_scope = engine.scope_reports(engine.validate_scope(report, editions))
-        return MeasuresResponse(
-            measures=[
-                MeasureOut.of(m, engine.index.reports)
-                for m in engine.index.measures
-                if in_scope is None or m.report in in_scope
-            ]
-        )
+        measures = [
+            MeasureOut.of(m, engine.index.reports)
+            for m in engine.index.measures
+            if in_scope is None or m.report in in_scope
+        ]
+        return json_response(MeasuresResponse(measures=measures))
 
     @app.get("/measures/{number}", response_model=MeasureOut, tags=["measures"])
     def measure(
         request: Request,
         number: Annotated[int, NUMBER],
         report: Annotated[str | None, REPORT] = None,
-    ) -> MeasureOut:
+    ) -> Response:
         """One measure: status, target, explanation and notes (404 when there is none)."""
         engine = engine_of(request)
-        return MeasureOut.of(engine.get_measure(number, report), engine.index.reports)
+        return json_response(
+            MeasureOut.of(engine.get_measure(number, report), engine.index.reports)
+        )
 
     @app.get("/measures/{number}/history", response_model=HistoryResponse, tags=["measures"])
     def history(
         request: Request,
         number: Annotated[int, NUMBER],
         report: Annotated[str | None, REPORT] = None,
-    ) -> HistoryResponse:
+    ) -> Response:
         """The measure's status in each edition of its report, oldest first, with the
         sentences that changed (matched across editions by number and text)."""
         engine = engine_of(request)
         found = measure_history(
             engine.index.measures, engine.index.reports, engine.get_measure(number, report)
         )
-        return HistoryResponse.of(found, engine.index.reports)
+        return json_response(HistoryResponse.of(found, engine.index.reports))
 
     @app.get("/measures/{number}/similar", response_model=SimilarResponse, tags=["measures"])
     def similar(
@@ -91,9 +93,11 @@ def add_measure_routes(app: FastAPI) -> None:
         ] = 5,
         report: Annotated[str | None, REPORT] = None,
         editions: Annotated[Editions, EDITIONS] = "latest",
-    ) -> SimilarResponse:
+    ) -> Response:
         """The measures most similar to one measure, by whole-measure embeddings."""
         engine = engine_of(request)
         scope = Scope((), editions)
         pairs = engine.similar_measures(number, k=k, report=report, scope=scope)
-        return SimilarResponse.of_pairs(pairs, number=number, reports=engine.index.reports)
+        return json_response(
+            SimilarResponse.of_pairs(pairs, number=number, reports=engine.index.reports)
+        )

@@ -4,9 +4,10 @@
 # so route annotations must be evaluated when the routes are defined.
 from typing import Annotated
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Query, Request, Response
 
 from service.http.deps import engine_of, state_of
+from service.http.responses import json_response
 from service.schemas import (
     EDITIONS_DESCRIPTION,
     QUERY_PATTERN,
@@ -57,19 +58,19 @@ def add_search_routes(app: FastAPI) -> None:
         editions: Annotated[
             Editions, Query(description=EDITIONS_DESCRIPTION, examples=["latest"])
         ] = "latest",
-    ) -> SearchResponse:
+    ) -> Response:
         """Hybrid search: the measures that best match a question, with their passages."""
         engine = engine_of(request)
         outcome = engine.search(
             q, k=k, statuses=status or [], reports=report or [], editions=editions
         )
-        return SearchResponse.of(outcome, view_of(engine, outcome))
+        return json_response(SearchResponse.of(outcome, view_of(engine, outcome)))
 
     @app.post("/search", response_model=SearchResponse, tags=["search"])
-    def search_post(request: Request, body: models.search) -> SearchResponse:  # type: ignore[name-defined]
+    def search_post(request: Request, body: models.search) -> Response:  # type: ignore[name-defined]
         """The same search as GET /search, with a JSON body."""
         engine = engine_of(request)
         outcome = engine.search(
             body.q, k=body.k, statuses=body.status, reports=body.report, editions=body.editions
         )
-        return SearchResponse.of(outcome, view_of(engine, outcome))
+        return json_response(SearchResponse.of(outcome, view_of(engine, outcome)))
