@@ -91,6 +91,10 @@ def test_export_folder_is_complete(onnx_models: OnnxModels, e5_model_dir: Path, 
     assert not [n.name for n in int8.node if n.op_type == "MatMul" and "/dense/" in n.name]
     assert sum(n.name.endswith("/output/dense/MatMul/Smooth") for n in int8.node) == 12
     assert config["quantization"]["smoothquant"]["alpha"] == onnx_export.SMOOTH_ALPHA
+    # Each layer's query, key and value products are one MatMulInteger (indexer/onnx_fuse.py).
+    assert config["quantization"]["fused_matmul_groups"] == 12
+    assert sum(n.op_type == "MatMulInteger" for n in int8.node) == 12 * 4
+    assert sum(n.op_type == "Split" for n in int8.node) == 12
     assert not (onnx_models.folder / onnx_export.SMOOTHED_FILE).exists()
     # Outside the sentence-transformers folder, whose fingerprint is therefore unchanged.
     assert not list(e5_model_dir.rglob("*.onnx"))
@@ -404,6 +408,77 @@ def test_smoothing_needs_a_feed_forward_projection() -> None:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     with pytest.raises(OnnxExportError, match="feed-forward"):
         onnx_export.smooth_ffn_outputs(model, [], alpha=0.85)
+
+
+def tiny_quantised_attention(rng: np.random.Generator, branches: int = 3) -> Any:
+    """What dynamic quantisation makes of ``branches`` projections of one input (as the query,
+    key and value of an attention layer): one DynamicQuantizeLinear, then per branch
+    MatMulInteger → Cast → Mul(input scale × per-column weight scale) → Add(bias), each
+    branch's output used on its own."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [helper.make_node("DynamicQuantizeLinear", ["x"], ["xq", "xs", "xz"], name="dq")]
+    inits, outputs = [], []
+    for i in range(branches):
+        w = rng.integers(-127, 128, size=(8, 4), dtype=np.int8)
+        inits += [
+            numpy_helper.from_array(w, f"w{i}"),
+            numpy_helper.from_array(np.zeros(4, dtype=np.int8), f"wz{i}"),
+            numpy_helper.from_array(rng.uniform(0.01, 0.1, 4).astype(np.float32), f"ws{i}"),
+            numpy_helper.from_array(rng.standard_normal(4).astype(np.float32), f"b{i}"),
+        ]
+        nodes += [
+            helper.make_node("Mul", ["xs", f"ws{i}"], [f"s{i}"], name=f"scales{i}"),
+            helper.make_node(
+                "MatMulInteger", ["xq", f"w{i}", "xz", f"wz{i}"], [f"i{i}"], name=f"mm{i}"
+            ),
+            helper.make_node("Cast", [f"i{i}"], [f"f{i}"], to=TensorProto.FLOAT, name=f"cast{i}"),
+            helper.make_node("Mul", [f"f{i}", f"s{i}"], [f"m{i}"], name=f"mul{i}"),
+            helper.make_node("Add", [f"b{i}", f"m{i}"], [f"y{i}"], name=f"add{i}"),
+            helper.make_node("Relu", [f"y{i}"], [f"out{i}"], name=f"use{i}"),
+        ]
+        outputs.append(helper.make_tensor_value_info(f"out{i}", TensorProto.FLOAT, ["b", "s", 4]))
+    graph = helper.make_graph(
+        nodes,
+        "attention",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", "s", 8])],
+        outputs,
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_shared_input_matmuls_fuse_into_one_with_the_same_output() -> None:
+    import onnx
+    import onnxruntime as ort
+
+    from indexer.onnx_fuse import fuse_shared_input_matmuls
+
+    rng = np.random.default_rng(2)
+    model = tiny_quantised_attention(rng)
+    x = {"x": rng.standard_normal((2, 5, 8)).astype(np.float32)}
+
+    def run(m: Any) -> list[np.ndarray]:
+        session = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+        return [np.asarray(out) for out in session.run(None, x)]
+
+    before = run(model)
+    assert fuse_shared_input_matmuls(model) == 1
+    onnx.checker.check_model(model)  # valid, in topological order
+    ops = [node.op_type for node in model.graph.node]
+    assert ops.count("MatMulInteger") == 1 and ops.count("Split") == 1
+    assert not {"w0", "w1", "w2"} & {t.name for t in model.graph.initializer}
+    after = run(model)
+    assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+
+
+def test_a_lone_quantised_matmul_is_left_alone() -> None:
+    from indexer.onnx_fuse import fuse_shared_input_matmuls
+
+    model = tiny_quantised_attention(np.random.default_rng(3), branches=1)
+    before = model.SerializeToString()
+    assert fuse_shared_input_matmuls(model) == 0
+    assert model.SerializeToString() == before
 
 
 def test_calibration_texts_are_queries_and_passages() -> None:
