@@ -36,7 +36,7 @@ def test_version() -> None:
 def test_k_and_status_have_help_text() -> None:
     for command in ("search", "ask", "batch", "similar"):
         done = shisaku(command, "--help")
-        assert re.search(r"--k K\s+how many measures", done.stdout), (command, done.stdout)
+        assert re.search(r"-k K, --k K\s+how many measures", done.stdout), (command, done.stdout)
     done = shisaku("search", "--help")
     flat = re.sub(r"-\s+", "-", " ".join(done.stdout.split()))  # argparse wraps at hyphens
     assert "in-progress, implemented, under-consideration" in flat
@@ -87,6 +87,9 @@ def test_bad_k_is_refused_before_any_model_loads(fake_settings, fake_engine) -> 
     started = time.monotonic()
     assert_one_line_error(shisaku("ask", "特定技能2号の分野は?", "--k", "20", env=env), "1 to 10")
     assert_one_line_error(shisaku("search", "難民", "--k", "0", env=env), "1 to 50")
+    assert_one_line_error(
+        shisaku("search", "難民", "-k", "0", env=env), "1 to 50"
+    )  # as the API's k
     assert_one_line_error(shisaku("similar", "難民", "--k", "999", env=env), "1 to 50")
     assert time.monotonic() - started < 30
 

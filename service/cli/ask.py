@@ -90,7 +90,11 @@ def register_answer_commands(add: Callable[..., Any]) -> None:
     p = add("ask", cmd_ask, "answer a question with citations")
     p.add_argument("question", help="a question, Japanese or English")
     p.add_argument(
-        "--k", type=int, default=5, help=f"how many measures to retrieve (1-{MAX_ASK_K}, default 5)"
+        "-k",
+        "--k",
+        type=int,
+        default=5,
+        help=f"how many measures to retrieve (1-{MAX_ASK_K}, default 5)",
     )
     p.add_argument(
         "--status",

@@ -337,7 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("search", cmd_search, "search from the command line")
     p.add_argument("query", help="a question or keywords, Japanese or English")
-    p.add_argument("--k", type=int, default=10, help="how many measures to retrieve (default 10)")
+    p.add_argument(
+        "-k", "--k", type=int, default=10, help="how many measures to retrieve (default 10)"
+    )
     p.add_argument(
         "--status", action="append", choices=STATUS_NAMES, metavar="STATUS", help=STATUS_HELP
     )

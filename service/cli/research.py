@@ -129,12 +129,14 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
 def register_research_commands(add: AddCommand) -> None:
     p = add("similar", cmd_similar, "measures most similar to any free text")
     p.add_argument("text", help="any text: a paragraph, a draft, another report's item")
-    p.add_argument("--k", type=int, default=5, help="how many measures to list (default 5)")
+    p.add_argument("-k", "--k", type=int, default=5, help="how many measures to list (default 5)")
     p.add_argument("--json", action="store_true", help="print the API's JSON")
 
     p = add("batch", cmd_batch, "search many queries from a file (one a line, or JSONL)")
     p.add_argument("file", help='queries file, "-" for stdin (at most 100 queries)')
-    p.add_argument("--k", type=int, default=10, help="how many measures per query (default 10)")
+    p.add_argument(
+        "-k", "--k", type=int, default=10, help="how many measures per query (default 10)"
+    )
     p.add_argument(
         "--status", action="append", choices=STATUS_NAMES, metavar="STATUS", help=STATUS_HELP
     )
