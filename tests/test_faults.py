@@ -286,6 +286,18 @@ def test_a_head_sent_too_slowly_is_408(bounded_server) -> None:
     assert json.loads(reply.partition(b"\r\n\r\n")[2])["error"]["code"] == "request_timeout"
 
 
+def test_raw_utf8_in_the_url_is_400_saying_how_to_encode_it(bounded_server) -> None:
+    """curl "…/search?q=ビザ" sends the bytes as they are, which HTTP does not allow."""
+    head = "GET /search?q=ビザ HTTP/1.1\r\nHost: a\r\n\r\n".encode()
+    status, _, body = raw_request(bounded_server, head).partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 400")
+    error = json.loads(body.decode("utf-8"))["error"]
+    assert error["code"] == "bad_request"
+    assert "percent-encoded" in error["message"] and "--data-urlencode 'q=ビザ'" in error["message"]
+    other = raw_request(bounded_server, b"GET / HTTP/9\r\n\r\n").partition(b"\r\n\r\n")[2]
+    assert json.loads(other)["error"]["message"] == "the request is not valid HTTP/1.1"
+
+
 def test_the_real_server_refuses_a_huge_header(server_url: str) -> None:
     response = httpx.get(server_url + "/healthz", headers={"X-Big": "a" * 20_000}, timeout=30)
     assert response.status_code == 431

@@ -24,6 +24,14 @@ logger = logging.getLogger(__name__)
 _REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
 
+# Raw UTF-8 in the URL (curl "…/search?q=ビザ") is not valid HTTP: say how to send it.
+_BAD_URL = (
+    "the URL holds characters that must be percent-encoded, such as Japanese text or spaces "
+    "(ビザ is %E3%83%93%E3%82%B6); with curl, pass the query as "
+    "-G --data-urlencode 'q=ビザ'"
+)
+
+
 class _HeadTooLarge(Exception):
     pass
 
@@ -62,7 +70,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse(self, status: int, code: str, message: str) -> None:
         """Answer with the API's JSON error and close the connection."""
-        body = json.dumps({"error": {"code": code, "message": message}}).encode("utf-8")
+        error = {"error": {"code": code, "message": message}}
+        body = json.dumps(error, ensure_ascii=False).encode("utf-8")
         head = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status])]
         for name, value in SECURITY_HEADERS:
             head.append(name + b": " + value + b"\r\n")
@@ -121,12 +130,18 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if isinstance(context, _HeadTooLarge):
             self._too_large()
             return
+        if isinstance(self._last_parser_error(), httptools.HttpParserInvalidURLError):
+            self._refuse(400, "bad_request", _BAD_URL)
+            return
         self._refuse(400, "bad_request", "the request is not valid HTTP/1.1")
 
-    def _last_parser_error_context(self) -> BaseException | None:
+    def _last_parser_error(self) -> BaseException | None:
         import sys
 
-        exc = sys.exc_info()[1]
+        return sys.exc_info()[1]
+
+    def _last_parser_error_context(self) -> BaseException | None:
+        exc = self._last_parser_error()
         if isinstance(exc, httptools.HttpParserCallbackError):
             return exc.__context__
         return None
