@@ -22,6 +22,7 @@ __all__ = [
     "ModelConversionError",
     "NotFound",
     "NotReady",
+    "OutputError",
     "Overloaded",
     "ParseError",
     "PayloadTooLarge",
@@ -37,6 +38,12 @@ class InvalidRequest(ShisakuError):
     """The request itself is wrong: an empty query, k out of range, an unknown status."""
 
     code = "invalid_request"
+
+
+class OutputError(ShisakuError):
+    """A file the user asked for (an export, a figure) cannot be written where they asked."""
+
+    code = "output_error"
 
 
 class NotFound(ShisakuError):

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from service.errors import InvalidRequest
 from service.index import LoadedIndex
+from service.output import written_whole
 from service.research import measure_vectors, passage_vectors
 
 logger = logging.getLogger(__name__)
@@ -113,10 +114,10 @@ def export(index: LoadedIndex, fmt: str, out: Path, with_embeddings: bool = Fals
     if fmt not in FORMATS:
         raise InvalidRequest(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     rows = list(export_rows(index, with_embeddings))
     writer = {"jsonl": _write_jsonl, "csv": _write_csv, "parquet": _write_parquet}[fmt]
-    writer(rows, out, with_embeddings)
+    with written_whole(out) as temporary:
+        writer(rows, temporary, with_embeddings)
     dimension = index.dense_measures.d if with_embeddings else None
     summary = ExportSummary(
         path=out,

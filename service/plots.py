@@ -18,6 +18,7 @@ import numpy as np
 
 from indexer.records import STATUS_EN, STATUSES
 from service.errors import InvalidRequest
+from service.output import written_whole
 from service.research import MeasureMap, SimilarityMatrix
 from service.text import shorten
 
@@ -251,17 +252,17 @@ def draw_map(data: MeasureMap, out: Path, width: int = 1200, height: int = 900) 
     fmt = figure_format(out)
     check_size(width, height)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     title = (
         f"{len(data.points)} measures: PCA of whole-measure embeddings "
         f"(PC1 {data.explained[0]:.0%}, PC2 {data.explained[1]:.0%} of variance)"
     )
     fig, layout = _map_figure(data, width, height)
-    if fmt == "html":
-        _map_html(data, layout, out, width, height, title)
-    else:
-        _finish_map(fig, title)
-        fig.savefig(out, format=fmt, dpi=DPI)
+    with written_whole(out) as temporary:
+        if fmt == "html":
+            _map_html(data, layout, temporary, width, height, title)
+        else:
+            _finish_map(fig, title)
+            fig.savefig(temporary, format=fmt, dpi=DPI)
     logger.info("wrote measure map %s", out)
     return FigureSummary(out, fmt, width, height)
 
@@ -365,12 +366,12 @@ def draw_heatmap(
     fmt = figure_format(out)
     check_size(width, height)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     title = "Cosine similarity of whole-measure embeddings"
-    if fmt == "html":
-        _heatmap_html(matrix, out, width, height, title)
-    else:
-        _heatmap_matplotlib(matrix, out, fmt, width, height, title)
+    with written_whole(out) as temporary:
+        if fmt == "html":
+            _heatmap_html(matrix, temporary, width, height, title)
+        else:
+            _heatmap_matplotlib(matrix, temporary, fmt, width, height, title)
     logger.info("wrote similarity heatmap %s", out)
     return FigureSummary(out, fmt, width, height)
 

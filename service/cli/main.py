@@ -38,7 +38,7 @@ from service.cli.loading import (
 from service.cli.reports import register_report_commands
 from service.cli.research import register_research_commands
 from service.config import with_options
-from service.errors import BuildError, ShisakuError
+from service.errors import BuildError, OutputError, ShisakuError
 from service.logs import configure_logging
 from service.text import FIELD_LABELS, count_noun
 
@@ -368,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Failures of the machine rather than of the input (a read-only or full disk) exit with 1.
-EXIT_CODES: dict[type[ShisakuError], int] = {BuildError: 1}
+EXIT_CODES: dict[type[ShisakuError], int] = {BuildError: 1, OutputError: 1}
 
 
 def exit_code_of(error: ShisakuError) -> int:

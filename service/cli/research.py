@@ -45,7 +45,12 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
 def _read_queries(path: str) -> list[str]:
     """One query a line, or JSONL lines with a "query"/"q"/"question" key; "-" is stdin."""
-    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InvalidRequest(f"cannot read queries from {path}: it is not UTF-8 text") from None
+    except OSError as exc:
+        raise InvalidRequest(f"cannot read queries from {path}: {exc.strerror or exc}") from None
     queries = []
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
