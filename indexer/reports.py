@@ -250,6 +250,8 @@ def add_report(
     ):
         if value is not None and not re.match(pattern, value):
             raise ReportFileError(f"the report's {name} must be {form} (got {value!r})")
+    if file.is_dir():
+        raise ReportFileError(f"{file} is a directory; give one report file (.txt or .pdf)")
     if not file.is_file():
         raise ReportFileError(f"{file} not found")
     suffix = file.suffix.lower()

@@ -146,6 +146,8 @@ def test_a_file_that_is_not_a_report_adds_nothing(corpus: Path, tmp_path: Path) 
         add_report(corpus, broken)
     with pytest.raises(ReportFileError, match="not found"):
         add_report(corpus, tmp_path / "missing.txt")
+    with pytest.raises(ReportFileError, match="is a directory; give one report file"):
+        add_report(corpus, tmp_path)
     docx = tmp_path / "notes.docx"
     docx.write_bytes(b"PK")
     with pytest.raises(ReportFileError, match=r"\.txt or \.pdf"):
