@@ -34,8 +34,10 @@ def load_questions(path: Path) -> list[Question]:
     questions = []
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"cannot read question set {path}: {exc}") from None
+    except UnicodeDecodeError:
+        raise InvalidRequest(f"cannot read question set {path}: it is not UTF-8 text") from None
+    except OSError as exc:
+        raise InvalidRequest(f"cannot read question set {path}: {exc.strerror or exc}") from None
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue

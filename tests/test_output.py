@@ -84,3 +84,5 @@ def test_cli_output_and_input_files_that_cannot_be_used_are_one_line(
     undecodable = tmp_path / "queries.txt"
     undecodable.write_bytes(b"\xff\xfe\x00")
     assert_one_line_error(shisaku("batch", str(undecodable), env=env), "not UTF-8", code=2)
+    assert_one_line_error(shisaku("eval", str(undecodable), env=env), "not UTF-8", code=2)
+    assert_one_line_error(shisaku("eval", str(tmp_path), env=env), "Is a directory", code=2)
