@@ -20,6 +20,7 @@ from service.errors import InvalidRequest, NotFound
         ("補完的保護対象者の認定制度", 16),
         # the issue's own fragment: "deposits" and "recruiters" come from the glossary
         ("hefty deposits charged by recruiters back home", 7),
+        ("Will Japan copy the US ESTA for visitors?", 1),  # ESTA: the glossary
     ],
 )
 def test_first_result(engine, query: str, expected: int) -> None:
