@@ -21,6 +21,7 @@ from service.errors import InvalidRequest, NotFound
         # the issue's own fragment: "deposits" and "recruiters" come from the glossary
         ("hefty deposits charged by recruiters back home", 7),
         ("Will Japan copy the US ESTA for visitors?", 1),  # ESTA: the glossary
+        ("yonsei long-term resident", 12),  # "yonsei" alone: the glossary
     ],
 )
 def test_first_result(engine, query: str, expected: int) -> None:
