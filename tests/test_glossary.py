@@ -42,7 +42,8 @@ def write_tsv(tmp_path: Path, *rows: str) -> Path:
 
 def test_shipped_file_is_default_and_loads_with_at_least_200_entries(glossary: Glossary) -> None:
     assert DEFAULT_GLOSSARY_PATH == SHIPPED
-    assert 200 <= len(glossary) <= 300
+    # A curated list of the field's terms, not a dictionary (the JMdict lexicon is that).
+    assert 200 <= len(glossary) <= 400
     assert all(entry.japanese for entry in glossary.entries)
 
 
