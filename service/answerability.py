@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from indexer.lexicon import content_lemmas
 from service.answer_kinds import count_unmet, kinds_unmet, year_unmet
 from service.glossary import GlossaryEntry
+from service.intent import without_self_reference
 from service.search import SearchEngine, SearchOutcome
 
 
@@ -181,6 +182,7 @@ def read_features(
     """The evidence about ``question``; ``unfiltered`` is the same search without the status
     filter the user chose (when there was one)."""
     signals = outcome.signals
+    question = without_self_reference(question)  # "the report" is no content word
     concepts = engine.vocabulary
     known, unknown = concepts.content_words(question, signals.language)
     entries = (

@@ -65,6 +65,15 @@ _FILLER = re.compile(
 )
 
 
+# The report itself, as a user names it in English ("what does the report say about
+# refugees?"): no topic, but "report" would reach 報告書 and 報告 through the glossary and the
+# lexicon, and with them the measures that mention reports. "Country reports" stays.
+_SELF_REFERENCE = re.compile(
+    r"\b(?:the|this|that|your|its) (?:roundtable |panel |government |agency )?"
+    r"(?:report|document)(?:['’]s)?\b",
+    re.IGNORECASE,
+)
+
 _KANA = re.compile(r"[\u3040-\u309f\u30fc]")
 _JA_ASKING = re.compile(r"番号|挙|教|示|知|見|既|全|一覧|下")
 
@@ -108,3 +117,10 @@ def read_intent(query: str) -> QueryIntent:
     # implemented?") asks about one measure's status and restricts nothing.
     scoped = bool(_LIST_CUE.search(text))
     return QueryIntent(language, tuple(statuses), status_only=False, status_scoped=scoped)
+
+
+def without_self_reference(query: str) -> str:
+    """``query`` without the words that name the report itself ("the report", "this
+    document"); ``query`` as it is when nothing else would be left."""
+    rest = " ".join(_SELF_REFERENCE.sub(" ", query).split())
+    return rest if any(ch.isalnum() for ch in rest) else query

@@ -24,7 +24,7 @@ from service.errors import InvalidRequest, Overloaded, PayloadTooLarge
 from service.fusion import RawScores, Recipe, SampleScores, combine
 from service.glossary import Glossary
 from service.index import LoadedIndex, check_reports, pick_measure, reports_in_scope
-from service.intent import QueryIntent, read_intent
+from service.intent import QueryIntent, read_intent, without_self_reference
 from service.slots import FairSlots
 from service.translate import CrossLingual, CrossLingualOptions, QueryTerms, Translator
 from service.vocabulary import ReportVocabulary
@@ -427,16 +427,17 @@ class SearchEngine:
     def _search_uncached(
         self, cleaned: list[str], k: int, wanted: tuple[str, ...], scope: Scope = Scope()
     ) -> list[SearchOutcome]:
+        topics = [without_self_reference(q) for q in cleaned]  # the words that find measures
         intents = [read_intent(q) for q in cleaned]
-        expanded = [self.expand(q, intent.language) for q, intent in zip(cleaned, intents)]
+        expanded = [self.expand(q, intent.language) for q, intent in zip(topics, intents)]
         translated = [
             self.cross.prepare(q, intent.language, self.glossary)
-            for q, intent in zip(cleaned, intents)
+            for q, intent in zip(topics, intents)
         ]
         recipe = self.recipe
 
         def reads(glossary: bool) -> list[str]:
-            return [normalize_query(e if glossary else q) for q, e in zip(cleaned, expanded)]
+            return [normalize_query(e if glossary else q) for q, e in zip(topics, expanded)]
 
         dense_texts = [
             self.cross.dense_text(text, terms)

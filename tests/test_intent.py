@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.intent import detect_language, read_intent
+from service.intent import detect_language, read_intent, without_self_reference
 
 
 @pytest.mark.parametrize(
@@ -64,3 +64,21 @@ def test_status_word_with_a_topic_and_list_cue_scopes_the_search() -> None:
 )
 def test_language(query: str, language: str) -> None:
     assert detect_language(query) == language
+
+
+@pytest.mark.parametrize(
+    ("query", "topic"),
+    [
+        ("What does the report say about refugees?", "What does say about refugees?"),
+        (
+            "According to this document, is the grant widened?",
+            "According to , is the grant widened?",
+        ),
+        ("the roundtable report's view on brokers", "view on brokers"),
+        ("Where are the translated country reports?", "Where are the translated country reports?"),
+        ("報告書では何と言っている?", "報告書では何と言っている?"),  # Japanese: left as it is
+        ("the report", "the report"),  # nothing else: the query as it is
+    ],
+)
+def test_the_report_itself_is_no_topic(query: str, topic: str) -> None:
+    assert without_self_reference(query) == topic

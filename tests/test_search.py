@@ -22,6 +22,8 @@ from service.errors import InvalidRequest, NotFound
         ("hefty deposits charged by recruiters back home", 7),
         ("Will Japan copy the US ESTA for visitors?", 1),  # ESTA: the glossary
         ("yonsei long-term resident", 12),  # "yonsei" alone: the glossary
+        # "the report" is the document itself, not 報告書 / 報告 (measures 13 and 17)
+        ("What does the report say about disaster information for foreigners?", 25),
     ],
 )
 def test_first_result(engine, query: str, expected: int) -> None:
