@@ -10,6 +10,7 @@ from typing import Any
 
 from service.errors import InvalidRequest
 from service.search import SearchEngine
+from service.user_files import read_user_text
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,7 @@ class Scores:
 def load_questions(path: Path) -> list[Question]:
     """Read a JSONL question set; a malformed line raises InvalidRequest naming it."""
     questions = []
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise InvalidRequest(f"cannot read question set {path}: it is not UTF-8 text") from None
-    except OSError as exc:
-        raise InvalidRequest(f"cannot read question set {path}: {exc.strerror or exc}") from None
+    lines = read_user_text(path, "question set").splitlines()
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue

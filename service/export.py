@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 from service.errors import InvalidRequest
 from service.index import LoadedIndex
-from service.output import written_whole
 from service.research import measure_vectors, passage_vectors
+from service.user_files import written_whole
 
 logger = logging.getLogger(__name__)
 

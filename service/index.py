@@ -242,7 +242,7 @@ def read_catalogue(path: Path) -> Catalogue:
     return Catalogue(measures, reports, latest_editions(records))
 
 
-def default_report(
+def _default_report(
     number: int,
     held: Mapping[tuple[str, int], int],
     reports: Mapping[str, Any],
@@ -271,11 +271,11 @@ def pick_measure(
     number: int,
     report: str | None = None,
 ) -> Measure:
-    """Measure ``number`` of ``report`` (default: :func:`default_report`); NotFound names an
+    """Measure ``number`` of ``report`` (default: :func:`_default_report`); NotFound names an
     unknown report, or the numbers there are."""
     if report:
         check_reports([report], reports)
-    key = (report or default_report(number, held, reports, latest), number)
+    key = (report or _default_report(number, held, reports, latest), number)
     row = held.get(key)
     if row is None:
         numbers = [n for r, n in held if r == key[0]] or [n for _, n in held]

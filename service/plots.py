@@ -18,9 +18,9 @@ import numpy as np
 
 from indexer.records import STATUS_EN, STATUSES
 from service.errors import InvalidRequest
-from service.output import written_whole
 from service.research import MeasureMap, SimilarityMatrix
 from service.text import shorten
+from service.user_files import written_whole
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from indexer.records import STATUS_NAMES
 from service.cli.console import print_table, status_text, table
 from service.cli.loading import STATUS_HELP, check_search_arguments, engine_from, index_from
 from service.errors import InvalidRequest
+from service.user_files import read_user_text
 
 AddCommand = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
 
@@ -45,12 +45,7 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
 def _read_queries(path: str) -> list[str]:
     """One query a line, or JSONL lines with a "query"/"q"/"question" key; "-" is stdin."""
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InvalidRequest(f"cannot read queries from {path}: it is not UTF-8 text") from None
-    except OSError as exc:
-        raise InvalidRequest(f"cannot read queries from {path}: {exc.strerror or exc}") from None
+    text = read_user_text(path, "queries from", stdin=True)
     queries = []
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()

@@ -52,9 +52,7 @@ def add_ask_routes(app: FastAPI) -> None:
     state = state_of(app)
     models = request_models(state.settings)
 
-    @app.post(
-        "/ask", response_model=AskResponse, response_model_exclude_none=True, tags=["answers"]
-    )
+    @app.post("/ask", response_model=AskResponse, tags=["answers"])
     def ask(request: Request, body: models.ask) -> Response:  # type: ignore[name-defined]
         """Answer a question from the report, with citations (extractive or generative)."""
         engine = engine_of(request)

@@ -16,8 +16,8 @@ MEDIA_TYPE = "application/json"
 
 
 def json_response(model: BaseModel, *, exclude_none: bool = False) -> Response:
-    """``model`` as the JSON body FastAPI would send for it (by alias; ``exclude_none`` as
-    the route's ``response_model_exclude_none``)."""
+    """``model`` as the JSON body FastAPI would send for it (by alias), without its None
+    fields when ``exclude_none``."""
     return Response(
         content=model.model_dump_json(by_alias=True, exclude_none=exclude_none),
         media_type=MEDIA_TYPE,

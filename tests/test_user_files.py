@@ -1,4 +1,4 @@
-"""Files written for a user (exports, figures) are written whole or not at all."""
+"""User files: read with a one-line error, written whole or not at all."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from test_cli_errors import assert_one_line_error, shisaku
 
 from service import export as export_module
 from service.errors import OutputError
-from service.output import written_whole
+from service.user_files import written_whole
 
 NO_MODEL = {"SHISAKU_EMBEDDING_MODEL": "/nonexistent/model"}
 

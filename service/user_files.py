@@ -1,6 +1,7 @@
-"""Files the CLI writes for a user (exports, figures): whole or not at all.
+"""Files a user hands the CLI (queries, question sets) or asks it for (exports, figures).
 
-Each is written to a temporary file beside its destination and renamed over it only once
+One that cannot be read is an :class:`InvalidRequest` saying which and why. One that is
+written is written to a temporary file beside its destination and renamed over it only once
 complete, so a failed write (a full disk, a bad path, an error mid-way) leaves whatever the
 user had at that path as it was. An operating-system error becomes an :class:`OutputError`
 naming the path and the reason.
@@ -9,11 +10,25 @@ naming the path and the reason.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from service.errors import OutputError
+from service.errors import InvalidRequest, OutputError
+
+
+def read_user_text(path: str | Path, what: str, stdin: bool = False) -> str:
+    """The UTF-8 text of ``path`` (with ``stdin``, "-" is standard input); InvalidRequest
+    "cannot read {what} {path}: …" when it is missing, a directory, unreadable or not UTF-8."""
+    try:
+        if stdin and str(path) == "-":
+            return sys.stdin.read()
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InvalidRequest(f"cannot read {what} {path}: it is not UTF-8 text") from None
+    except OSError as exc:
+        raise InvalidRequest(f"cannot read {what} {path}: {exc.strerror or exc}") from None
 
 
 def _cannot_write(out: Path, exc: OSError) -> OutputError:
