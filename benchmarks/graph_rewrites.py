@@ -2,11 +2,11 @@
 
 Usage: python benchmarks/graph_rewrites.py [--rounds 5] [--extra GeluFusion,AttentionFusion]
 
-Loads the shipped int8 export three ways (every rewrite onnxruntime applies; the service's
-``DISABLED_OPTIMIZERS`` left out; that plus each ``--extra`` rewrite left out) and prints, per
-form: the median time of one query's session run (one thread, the development questions,
-the forms alternated in a shuffled order per question), encodes per second with two threads
-encoding at once, and the cosine of the pooled query vectors to the fp32 export's.
+Loads the shipped int8 export in several forms (every rewrite onnxruntime applies; the
+service's ``DISABLED_OPTIMIZERS`` left out; that plus each ``--extra`` rewrite left out) and
+prints, per form: the median time of one query's session run (one thread, the development
+questions, the forms alternated in a shuffled order per question), runs per second with two
+threads encoding at once, and the cosine of the pooled query vectors to the fp32 export's.
 """
 
 from __future__ import annotations

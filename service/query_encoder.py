@@ -29,8 +29,8 @@ _MODEL_FILES: dict[str, str] = {"int8": INT8_FILE, "fp32": FP32_FILE}
 
 # onnxruntime graph rewrites left out. Its fused SkipLayerNormalization updates the mean and
 # variance one element at a time (Welford, a division per element in a dependent chain);
-# the separate Add and LayerNormalization it replaces run ~9 % faster over a whole e5 query
-# encode, as faithful to the fp32 model (BENCHMARKS.md, ninth round).
+# the separate Add and LayerNormalization it replaces make a whole e5 query run 5–9 % faster,
+# as faithful to the fp32 model (BENCHMARKS.md, ninth round).
 DISABLED_OPTIMIZERS: tuple[str, ...] = ("SkipLayerNormFusion",)
 
 
