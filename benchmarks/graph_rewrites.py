@@ -29,20 +29,22 @@ from benchmarks.common import questions  # noqa: E402
 from indexer.onnx_export import mean_pool_normalise  # noqa: E402
 from service.config import load_settings  # noqa: E402
 from service.engine import load_query_encoder  # noqa: E402
-from service.query_encoder import DISABLED_OPTIMIZERS, OnnxQueryEncoder  # noqa: E402
+from service.query_encoder import (  # noqa: E402
+    DISABLED_OPTIMIZERS,
+    OnnxQueryEncoder,
+    session_options,
+)
 
 
 def session(path: Path, disabled: list[str]) -> Any:
+    """The service's session of ``path`` (one thread), with ``disabled`` rewrites left out."""
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(
-        str(path), options, providers=["CPUExecutionProvider"], disabled_optimizers=disabled
+        str(path),
+        session_options(1, 0),
+        providers=["CPUExecutionProvider"],
+        disabled_optimizers=disabled,
     )
 
 

@@ -34,6 +34,26 @@ _MODEL_FILES: dict[str, str] = {"int8": INT8_FILE, "fp32": FP32_FILE}
 DISABLED_OPTIMIZERS: tuple[str, ...] = ("SkipLayerNormFusion",)
 
 
+def session_options(threads: int, spin_us: int) -> Any:
+    """The onnxruntime session options of the query encoder (CPU, ``threads`` intra-op)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # errors only
+    # With threads > 1, an idle intra-op thread busy-waits for the next operator's work
+    # for ``spin_us`` microseconds, then sleeps (0: at once). onnxruntime's own default
+    # spins long past the end of a run and takes a core from the rest of the server:
+    # 2 threads then halved the throughput of a loaded machine (BENCHMARKS.md).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin_us else "0")
+    if spin_us:
+        options.add_session_config_entry("session.intra_op.spin_duration_us", str(spin_us))
+    return options
+
+
 class OnnxModelMissing(EncoderLoadError):
     """The exported ONNX folder or one of its files is missing or unreadable."""
 
@@ -146,21 +166,7 @@ class OnnxQueryEncoder:
 
         if not self.path.is_file():
             raise _missing(self.onnx_dir, f"{self.path.name} is missing")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3  # errors only
-        # With threads > 1, an idle intra-op thread busy-waits for the next operator's work
-        # for ``spin_us`` microseconds, then sleeps (0: at once). onnxruntime's own default
-        # spins long past the end of a run and takes a core from the rest of the server:
-        # 2 threads then halved the throughput of a loaded machine (BENCHMARKS.md).
-        options.add_session_config_entry(
-            "session.intra_op.allow_spinning", "1" if self.spin_us else "0"
-        )
-        if self.spin_us:
-            options.add_session_config_entry("session.intra_op.spin_duration_us", str(self.spin_us))
+        options = session_options(self.threads, self.spin_us)
         try:
             return ort.InferenceSession(
                 str(self.path),
